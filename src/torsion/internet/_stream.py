@@ -1,0 +1,498 @@
+"""The stream transport shared by TCP, UNIX and TLS connections.
+
+:class:`Connection` is two things at once: the ``asyncio.Protocol`` that the
+event loop's transport drives, and the Twisted transport (``self.transport``
+of the user's protocol).  asyncio events are translated into Twisted calls:
+
+=====================  ==============================================
+asyncio                Twisted
+=====================  ==============================================
+``connection_made``    ``buildProtocol`` + ``makeConnection``
+``data_received``      ``dataReceived`` (the bound method, no extra frame)
+``eof_received``       ``readConnectionLost`` (half-close) or close
+``connection_lost``    ``connectionLost(Failure(...))`` exactly once
+``pause_writing``      ``producer.pauseProducing()``
+``resume_writing``     ``producer.resumeProducing()``
+=====================  ==============================================
+
+Writes made while torsion dispatches protocol code are collected and
+flushed once when the dispatch ends; see :mod:`torsion.internet.asyncioreactor`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+from typing import Any
+
+from torsion.internet import error
+from torsion.internet.address import IPv4Address, IPv6Address, fromSockname
+from torsion.python import log
+from torsion.python.failure import Failure
+
+__all__ = ["Connection", "prefixOf"]
+
+_FLUSH_LIMIT = 65536
+
+
+def _done() -> Failure:
+    return Failure._withoutTraceback(error.ConnectionDone())
+
+
+def _lost() -> Failure:
+    return Failure._withoutTraceback(error.ConnectionLost())
+
+
+class Connection(asyncio.Protocol):
+    """A TCP connection: Twisted's ``ITCPTransport`` over an asyncio transport.
+
+    Twisted: ``twisted.internet.tcp.Connection``.
+
+    Attributes:
+        protocol: the user's protocol.
+        connected: 1 while connected.
+        disconnecting: set by :meth:`loseConnection`.
+        disconnected: set once the connection is closed.
+        producer: the registered producer, if any.
+        streamingProducer: whether it is a push producer.
+    """
+
+    _t: Any = None
+    protocol: Any = None
+    producer: Any = None
+    streamingProducer = False
+    connected = 0
+    disconnecting = 0
+    disconnected = 0
+    logstr = "Uninitialized"
+
+    def __init__(self, reactor: Any) -> None:
+        self.reactor = reactor
+        self._pending: list[bytes] = []
+        self._pendingSize = 0
+        self._writable = False
+        self._reason: Failure | None = None
+        self._lost = False
+        self._aborted = False
+        self._writePaused = False
+        self._producerPaused = False
+        self._readPaused = False
+        self._pullScheduled = False
+        self._readDisconnected = False
+        self._writeDisconnected = False
+        self._peer: IPv4Address | IPv6Address | None = None
+        self._host: IPv4Address | IPv6Address | None = None
+
+    # -- asyncio.Protocol side ----------------------------------------------
+
+    def _startProtocol(self, protocol: Any) -> None:
+        """Attach ``protocol`` and run its ``makeConnection`` (in a dispatch)."""
+        self.protocol = protocol
+        self._dataReceived = protocol.dataReceived
+        self.connected = 1
+        self._writable = True
+        self.reactor._connections.add(self)
+        protocol.makeConnection(self)
+
+    def data_received(self, data: bytes) -> None:
+        reactor = self.reactor
+        outer = reactor._dispatching
+        reactor._dispatching = True
+        try:
+            self._dataReceived(data)
+        except Exception:
+            self._protocolError()
+        finally:
+            if not outer:
+                reactor._dispatching = False
+        if not outer and reactor._dirty:
+            reactor._flushDirty()
+
+    def eof_received(self) -> bool:
+        self._readDisconnected = True
+        readLost = getattr(self.protocol, "readConnectionLost", None)
+        if readLost is None or self._lost:
+            # Not half-closeable: asyncio closes the transport after flushing,
+            # and connection_lost reports ConnectionDone.
+            self._writable = False
+            return False
+        try:
+            self.reactor._dispatch(readLost)
+        except Exception:
+            self._protocolError()
+            return True
+        if self._writeDisconnected and not self._lost:
+            self._writable = False
+            self._t.close()
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._lost:
+            return
+        reason = self._reason
+        if reason is None:
+            reason = _done() if exc is None else _lost()
+        self._connectionLost(reason)
+
+    def _connectionLost(self, reason: Failure) -> None:
+        self._lost = True
+        self._writable = False
+        self.connected = 0
+        self.disconnected = 1
+        self._pending = []
+        self._pendingSize = 0
+        self.reactor._connections.discard(self)
+        dispatch = self.reactor._dispatch
+        producer = self.producer
+        if producer is not None:
+            self.producer = None
+            try:
+                dispatch(producer.stopProducing)
+            except Exception:
+                log.err(None, "Error in producer.stopProducing on connection loss")
+        protocol = self.protocol
+        if protocol is not None:
+            try:
+                dispatch(protocol.connectionLost, reason)
+            except Exception:
+                log.err(None, f"Unhandled error in {protocol!r}.connectionLost")
+        self._afterLost(reason)
+
+    def _afterLost(self, reason: Failure) -> None:
+        """Hook for clients: tell the connector."""
+
+    def pause_writing(self) -> None:
+        self._writePaused = True
+        producer = self.producer
+        if producer is not None and self.streamingProducer and not self._producerPaused:
+            self._producerPaused = True
+            self._callProducer(producer.pauseProducing)
+
+    def resume_writing(self) -> None:
+        self._writePaused = False
+        producer = self.producer
+        if producer is None:
+            return
+        if self.streamingProducer:
+            if self._producerPaused:
+                self._producerPaused = False
+                self._callProducer(producer.resumeProducing)
+        else:
+            self._schedulePull()
+
+    def _callProducer(self, method: Any) -> None:
+        try:
+            self.reactor._dispatch(method)
+        except Exception:
+            self._protocolError()
+
+    def _protocolError(self) -> None:
+        """Protocol code raised: log it and close with the exception as reason."""
+        failure = Failure()
+        log.err(failure)
+        self._failConnection(failure)
+
+    def _failConnection(self, reason: Failure) -> None:
+        if self._lost or self._reason is not None:
+            return
+        self._reason = reason
+        self._writable = False
+        self._pending = []
+        self._pendingSize = 0
+        if self._t is not None:
+            self._t.abort()
+
+    def _shutdown(self) -> None:
+        """Reactor shutdown: drop the connection and report ConnectionLost now."""
+        if self._lost:
+            return
+        self._writable = False
+        if self._t is not None:
+            self._t.abort()
+        self._connectionLost(self._reason or _lost())
+
+    # -- writing -----------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        """Send ``data``. Twisted: ``ITransport.write``.
+
+        Raises:
+            TypeError: if ``data`` is not bytes.  Data written after the
+                connection closed is silently dropped.
+        """
+        if not isinstance(data, bytes):
+            raise TypeError("Data must be bytes")
+        if not self._writable or not data:
+            return
+        if self.reactor._dispatching:
+            pending = self._pending
+            if not pending:
+                self.reactor._dirty.append(self)
+            pending.append(data)
+            self._pendingSize += len(data)
+            if self._pendingSize > _FLUSH_LIMIT:
+                self._flush()
+        else:
+            self._t.write(data)
+
+    def writeSequence(self, iovec: Any) -> None:
+        """Send each bytes object of ``iovec``. Twisted: ``ITransport.writeSequence``."""
+        chunks = list(iovec)
+        for chunk in chunks:
+            if not isinstance(chunk, bytes):
+                raise TypeError("Data must be bytes")
+        if chunks:
+            self.write(b"".join(chunks))
+
+    def _flush(self) -> None:
+        pending = self._pending
+        if not pending:
+            return
+        self._pending = []
+        self._pendingSize = 0
+        if not self._writable:
+            return
+        if len(pending) == 1:
+            self._t.write(pending[0])
+        else:
+            self._t.write(b"".join(pending))
+
+    def doWrite(self) -> None:
+        """Hand everything written so far to the event loop now.
+
+        Twisted: ``FileDescriptor.doWrite``.
+        """
+        self._flush()
+
+    def getBufferSize(self) -> int:
+        """Bytes written but not yet sent (pending plus the loop's buffer)."""
+        size = self._pendingSize
+        if self._t is not None and not self._lost:
+            size += self._t.get_write_buffer_size()
+        return size
+
+    # -- closing -----------------------------------------------------------
+
+    def loseConnection(self) -> None:
+        """Close after everything written has been sent.
+
+        Twisted: ``ITransport.loseConnection``.  A registered producer delays
+        the close until it is unregistered.
+        """
+        if not self.connected or self.disconnecting or self._lost:
+            return
+        self.disconnecting = 1
+        if self.producer is not None:
+            self._pauseReading()
+            return
+        self._closeNow()
+
+    def _closeNow(self) -> None:
+        self._flush()
+        self._writable = False
+        if self._t is not None and not self._lost:
+            self._t.close()
+
+    def abortConnection(self) -> None:
+        """Close at once, discarding unsent data, with a TCP reset.
+
+        Twisted: ``ITCPTransport.abortConnection``; ``connectionLost`` gets
+        ``ConnectionAborted``.
+        """
+        if self._lost or self._aborted:
+            return
+        self._aborted = True
+        self.disconnecting = 1
+        if self._reason is None:
+            self._reason = Failure._withoutTraceback(error.ConnectionAborted())
+        self._writable = False
+        self._pending = []
+        self._pendingSize = 0
+        sock = self._t.get_extra_info("socket") if self._t is not None else None
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            except OSError:
+                pass
+        if self._t is not None:
+            self._t.abort()
+
+    def loseWriteConnection(self) -> None:
+        """Half-close: send FIN after the pending data, keep reading.
+
+        Twisted: ``ITCPTransport.loseWriteConnection``; a half-closeable
+        protocol then gets ``writeConnectionLost()``.
+        """
+        if not self.connected or self._writeDisconnected or self._lost:
+            return
+        self._flush()
+        self._writeDisconnected = True
+        self._writable = False
+        if self._t.can_write_eof():
+            self._t.write_eof()
+        self.reactor._getLoop().call_soon(self._writeConnectionLost)
+
+    def _writeConnectionLost(self) -> None:
+        if self._lost:
+            return
+        writeLost = getattr(self.protocol, "writeConnectionLost", None)
+        if writeLost is not None:
+            try:
+                self.reactor._dispatch(writeLost)
+            except Exception:
+                self._protocolError()
+                return
+        if self._readDisconnected and not self._lost:
+            self._t.close()
+
+    # -- producers and consumers ---------------------------------------------
+
+    def registerProducer(self, producer: Any, streaming: bool) -> None:
+        """Let ``producer`` feed this transport, paced by its buffer.
+
+        Twisted: ``IConsumer.registerProducer``.  A push producer
+        (``streaming=True``) is paused above the high-water mark and resumed
+        after the buffer drains; a pull producer is asked for data whenever
+        there is room.
+
+        Raises:
+            RuntimeError: if a producer is registered already.
+        """
+        if self.producer is not None:
+            raise RuntimeError(
+                f"Cannot register producer {producer!r}, because producer "
+                f"{self.producer!r} was never unregistered."
+            )
+        if self._lost or not self.connected:
+            producer.stopProducing()
+            return
+        self.producer = producer
+        self.streamingProducer = bool(streaming)
+        self._producerPaused = False
+        if not streaming:
+            self._schedulePull()
+        elif self._writePaused:
+            self._producerPaused = True
+            producer.pauseProducing()
+
+    def unregisterProducer(self) -> None:
+        """Detach the producer; a pending ``loseConnection`` proceeds.
+
+        Twisted: ``IConsumer.unregisterProducer``.
+        """
+        self.producer = None
+        self._producerPaused = False
+        if self.connected and self.disconnecting and not self._lost:
+            self._closeNow()
+
+    def _schedulePull(self) -> None:
+        if not self._pullScheduled:
+            self._pullScheduled = True
+            self.reactor._getLoop().call_soon(self._pull)
+
+    def _pull(self) -> None:
+        self._pullScheduled = False
+        producer = self.producer
+        if producer is None or self.streamingProducer or self._lost or self._writePaused:
+            return
+        reactor = self.reactor
+        outer = reactor._dispatching
+        reactor._dispatching = True
+        try:
+            producer.resumeProducing()
+        except Exception:
+            self._protocolError()
+        finally:
+            if not outer:
+                reactor._dispatching = False
+        wrote = bool(self._pending)
+        if not outer and reactor._dirty:
+            reactor._flushDirty()
+        if wrote and self.producer is producer and not self._writePaused:
+            self._schedulePull()
+
+    def pauseProducing(self) -> None:
+        """Stop reading from the peer. Twisted: ``IPushProducer.pauseProducing``."""
+        self._pauseReading()
+
+    def resumeProducing(self) -> None:
+        """Read from the peer again. Twisted: ``IPushProducer.resumeProducing``."""
+        if self.connected and not self.disconnecting and self._readPaused and not self._lost:
+            self._readPaused = False
+            self._t.resume_reading()
+
+    def stopProducing(self) -> None:
+        """Close the connection. Twisted: ``IPushProducer.stopProducing``."""
+        self.loseConnection()
+
+    def _pauseReading(self) -> None:
+        if not self._readPaused and self._t is not None and not self._lost:
+            self._readPaused = True
+            try:
+                self._t.pause_reading()
+            except RuntimeError:
+                pass
+
+    # Twisted's FileDescriptor names for the same thing.
+    stopReading = _pauseReading
+
+    def startReading(self) -> None:
+        self.resumeProducing()
+
+    # -- addresses and socket options ----------------------------------------
+
+    def getPeer(self) -> IPv4Address | IPv6Address:
+        """The remote address. Twisted: ``ITransport.getPeer``."""
+        if self._peer is None:
+            self._peer = fromSockname(self._t.get_extra_info("peername"))
+        return self._peer
+
+    def getHost(self) -> IPv4Address | IPv6Address:
+        """The local address. Twisted: ``ITransport.getHost``."""
+        if self._host is None:
+            self._host = fromSockname(self._t.get_extra_info("sockname"))
+        return self._host
+
+    def getHandle(self) -> Any:
+        """The socket (a socket-like object under uvloop)."""
+        return self._t.get_extra_info("socket")
+
+    def _sockopt(self, level: int, option: int, value: int | None = None) -> int:
+        sock = self.getHandle()
+        if sock is None:
+            raise error.ConnectionClosed()
+        if value is None:
+            return int(sock.getsockopt(level, option))
+        sock.setsockopt(level, option, value)
+        return value
+
+    def getTcpNoDelay(self) -> bool:
+        """Whether Nagle's algorithm is off. Twisted: ``getTcpNoDelay``."""
+        return bool(self._sockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+    def setTcpNoDelay(self, enabled: bool) -> None:
+        """Turn Nagle's algorithm off (True) or on. Twisted: ``setTcpNoDelay``."""
+        self._sockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, int(bool(enabled)))
+
+    def getTcpKeepAlive(self) -> bool:
+        """Whether SO_KEEPALIVE is set. Twisted: ``getTcpKeepAlive``."""
+        return bool(self._sockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE))
+
+    def setTcpKeepAlive(self, enabled: bool) -> None:
+        """Set SO_KEEPALIVE. Twisted: ``setTcpKeepAlive``."""
+        self._sockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, int(bool(enabled)))
+
+    def logPrefix(self) -> str:
+        return str(self.logstr)
+
+
+def prefixOf(obj: Any) -> str:
+    """``obj.logPrefix()``, or the class name when that is missing or broken."""
+    logPrefix = getattr(obj, "logPrefix", None)
+    if logPrefix is not None:
+        try:
+            return str(logPrefix())
+        except Exception:
+            pass
+    return str(obj.__class__.__name__)

@@ -1,0 +1,1 @@
+"""Twisted's ``twisted.python`` helpers: Failure, log, thread pool."""

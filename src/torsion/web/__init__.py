@@ -1,0 +1,1 @@
+"""Twisted's twisted.web: the HTTP server core and the HTTP proxy."""

@@ -1,0 +1,1 @@
+"""The HTTP proxy (in progress; see the HTTP proxy issue)."""
