@@ -71,6 +71,8 @@ class Connection(asyncio.Protocol):
         self.reactor = reactor
         self._pending: list[bytes] = []
         self._pendingSize = 0
+        self._flushLimit = _FLUSH_LIMIT
+        self._flushed = False
         self._writable = False
         self._reason: Failure | None = None
         self._lost = False
@@ -89,7 +91,6 @@ class Connection(asyncio.Protocol):
     def _startProtocol(self, protocol: Any) -> None:
         """Attach ``protocol`` and run its ``makeConnection`` (in a dispatch)."""
         self.protocol = protocol
-        self._dataReceived = protocol.dataReceived
         self.connected = 1
         self._writable = True
         self.reactor._connections.add(self)
@@ -100,7 +101,7 @@ class Connection(asyncio.Protocol):
         outer = reactor._dispatching
         reactor._dispatching = True
         try:
-            self._dataReceived(data)
+            self.protocol.dataReceived(data)
         except Exception:
             self._protocolError()
         finally:
@@ -231,7 +232,7 @@ class Connection(asyncio.Protocol):
                 self.reactor._dirty.append(self)
             pending.append(data)
             self._pendingSize += len(data)
-            if self._pendingSize > _FLUSH_LIMIT:
+            if self._pendingSize > self._flushLimit:
                 self._flush()
         else:
             self._t.write(data)
@@ -253,6 +254,7 @@ class Connection(asyncio.Protocol):
         self._pendingSize = 0
         if not self._writable:
             return
+        self._flushed = True
         if len(pending) == 1:
             self._t.write(pending[0])
         else:
@@ -370,6 +372,9 @@ class Connection(asyncio.Protocol):
         self.producer = producer
         self.streamingProducer = bool(streaming)
         self._producerPaused = False
+        # With a producer attached, hand each write to the loop at once so
+        # the loop's high-water mark pauses the producer as early as Twisted.
+        self._flushLimit = 0
         if not streaming:
             self._schedulePull()
         elif self._writePaused:
@@ -383,6 +388,7 @@ class Connection(asyncio.Protocol):
         """
         self.producer = None
         self._producerPaused = False
+        self._flushLimit = _FLUSH_LIMIT
         if self.connected and self.disconnecting and not self._lost:
             self._closeNow()
 
@@ -399,6 +405,7 @@ class Connection(asyncio.Protocol):
         reactor = self.reactor
         outer = reactor._dispatching
         reactor._dispatching = True
+        self._flushed = False
         try:
             producer.resumeProducing()
         except Exception:
@@ -406,7 +413,7 @@ class Connection(asyncio.Protocol):
         finally:
             if not outer:
                 reactor._dispatching = False
-        wrote = bool(self._pending)
+        wrote = self._flushed or bool(self._pending)
         if not outer and reactor._dirty:
             reactor._flushDirty()
         if wrote and self.producer is producer and not self._writePaused:
@@ -445,8 +452,16 @@ class Connection(asyncio.Protocol):
     def getPeer(self) -> IPv4Address | IPv6Address:
         """The remote address. Twisted: ``ITransport.getPeer``."""
         if self._peer is None:
-            self._peer = fromSockname(self._t.get_extra_info("peername"))
+            peername = self._t.get_extra_info("peername")
+            peer = self._peerFallback() if peername is None else fromSockname(peername)
+            if peer is None:
+                raise error.ConnectionLost("the peer address is no longer available")
+            self._peer = peer
         return self._peer
+
+    def _peerFallback(self) -> IPv4Address | IPv6Address | None:
+        """The peer address when the socket can no longer tell (reset early)."""
+        return None
 
     def getHost(self) -> IPv4Address | IPv6Address:
         """The local address. Twisted: ``ITransport.getHost``."""

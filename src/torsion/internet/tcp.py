@@ -8,6 +8,7 @@ specific to TCP servers and clients.
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import socket
 from typing import Any
@@ -36,6 +37,11 @@ class Server(Connection):
     def connection_made(self, transport: Any) -> None:
         self._t = transport
         port = self.server
+        if transport.get_extra_info("peername") is None:
+            # The peer reset the connection before we could look at it.
+            self._lost = True
+            transport.abort()
+            return
         try:
             addr = self.getPeer()
             protocol = self.reactor._dispatch(port.factory.buildProtocol, addr)
@@ -68,6 +74,7 @@ class Client(Connection):
         self.connector = connector
         self.addr = (connector.host, connector.port)
         self._task: asyncio.Task[Any] | None = None
+        self._destination: tuple[str, int] | None = None
         self._failed = False
         self.reactor._connecting.add(self)
         self.reactor._getLoop().call_soon(self._begin)
@@ -81,46 +88,49 @@ class Client(Connection):
         connector = self.connector
         loop = self.reactor._getLoop()
         host, port = connector.host, connector.port
-        family = socket.AF_INET6 if isIPv6Address(host) else socket.AF_INET
-        sock: socket.socket | None = None
         try:
-            if isIPv4Address(host) or family == socket.AF_INET6:
-                infos = await loop.getaddrinfo(host, port, family=family, type=socket.SOCK_STREAM)
+            if isIPv6Address(host):
+                family, address = socket.AF_INET6, host
+            elif isIPv4Address(host):
+                family, address = socket.AF_INET, host
             else:
-                try:
-                    infos = await loop.getaddrinfo(
-                        host, port, family=socket.AF_INET, type=socket.SOCK_STREAM
-                    )
-                except (OSError, UnicodeError) as e:
-                    raise error.DNSLookupError(f"address {host!r} not found: {e}") from None
-                if not infos:
-                    raise error.DNSLookupError(f"address {host!r} not found")
-            sockaddr = infos[0][4]
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            sock.setblocking(False)
-            if connector.bindAddress is not None:
-                try:
-                    sock.bind(connector.bindAddress)
-                except OSError as e:
-                    raise error.ConnectBindError(e.errno, e.strerror) from None
+                # Like Twisted's connectTCP, a host name resolves to IPv4.
+                family, address = socket.AF_INET, await self._resolve(loop, host, port)
+            self._destination = (address, port)
+            local = connector.bindAddress
             try:
-                await loop.sock_connect(sock, sockaddr)
+                await loop.create_connection(
+                    lambda: self, host=address, port=port, family=family, local_addr=local
+                )
             except OSError as e:
+                if local is not None and e.errno in _BIND_ERRNOS:
+                    raise error.ConnectBindError(e.errno, os.strerror(e.errno)) from None
                 raise _connectError(e) from None
-            owned, sock = sock, None
-            await loop.create_connection(lambda: self, sock=owned)
         except asyncio.CancelledError:
-            if sock is not None:
-                sock.close()
+            pass
         except Exception as e:
-            if sock is not None:
-                sock.close()
-            if isinstance(e, OSError) and not isinstance(e, error.DNSLookupError):
-                e = _connectError(e)
             try:
                 self.reactor._dispatch(self.failIfNotConnected, e)
             except Exception:
                 log.err(None, "Unhandled error in clientConnectionFailed")
+
+    @staticmethod
+    async def _resolve(loop: asyncio.AbstractEventLoop, host: str, port: int) -> str:
+        try:
+            infos = await loop.getaddrinfo(
+                host, port, family=socket.AF_INET, type=socket.SOCK_STREAM
+            )
+        except (OSError, UnicodeError) as e:
+            raise error.DNSLookupError(f"address {host!r} not found: {e}") from None
+        if not infos:
+            raise error.DNSLookupError(f"address {host!r} not found")
+        return str(infos[0][4][0])
+
+    def _peerFallback(self) -> IPv4Address | IPv6Address | None:
+        destination = self._destination
+        if destination is None:
+            return None
+        return fromSockname(destination)
 
     def failIfNotConnected(self, err: BaseException) -> None:
         """Report ``err`` to the connector unless already connected.
@@ -181,6 +191,9 @@ class Client(Connection):
 
     def __repr__(self) -> str:
         return f"<{self.__class__} to {self.addr} at {id(self):x}>"
+
+
+_BIND_ERRNOS = frozenset({errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES, errno.EINVAL})
 
 
 def _connectError(e: OSError) -> error.ConnectError:
