@@ -3,7 +3,8 @@
 * ``loop_impl`` / ``reactor``: a fresh :class:`AsyncioReactor` on a new
   event loop, parametrized over the stdlib asyncio loop and uvloop.  Teardown
   fails the test on a call to the loop's exception handler, a leftover
-  delayed call, a connection still open, or a file descriptor leaked.
+  delayed call, a connection still open, a task still running, or a file
+  descriptor leaked.
 * ``logged_errors`` (autouse): torsion log records at ERROR level fail the
   test unless it flushes them with ``logged_errors.flush(*types)``.
 """
@@ -129,6 +130,7 @@ def reactor(loop_impl: str) -> Iterator[AsyncioReactor]:
             loop.run_until_complete(asyncio.sleep(0))
         leftovers = r.getDelayedCalls()
         openConnections = list(r._connections)
+        tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
     finally:
         for call in r.getDelayedCalls():
             call.cancel()
@@ -143,6 +145,7 @@ def reactor(loop_impl: str) -> Iterator[AsyncioReactor]:
     assert not problems, f"the event loop's exception handler was called: {problems}"
     assert not leftovers, f"delayed calls left over: {leftovers}"
     assert not openConnections, f"connections left open: {openConnections}"
+    assert not tasks, f"tasks left running: {tasks}"
     gc.collect()
     leaked = {fd: target for fd, target in openFds().items() if fd not in before}
     assert not leaked, f"file descriptors leaked: {leaked}"

@@ -257,3 +257,35 @@ def test_run_inside_running_loop_refused(loop_impl: str) -> None:
         loop.run_until_complete(main())
     finally:
         loop.close()
+
+
+def test_shutdown_disconnects_everything(reactor: Any) -> None:
+    """stop(): open connections get ConnectionLost, attempts fail, ports close, factories stop."""
+    from tests.internet.pairs import Recorder, connectPair
+    from torsion.internet import protocol
+
+    s, c, port = connectPair(reactor)
+    events: list[str] = []
+
+    class Pending(protocol.ClientFactory):
+        noisy = False
+
+        def clientConnectionFailed(self, connector: Any, reason: Any) -> None:
+            events.append(f"failed:{reason.type.__name__}")
+
+        def doStop(self) -> None:
+            events.append("doStop")
+
+    def stopSoon() -> None:
+        # An attempt that cannot complete before shutdown: the connect is
+        # started on the next iteration, after the shutdown has run.
+        reactor.connectTCP("127.0.0.1", port.getHost().port, Pending())
+        reactor.stop()
+
+    reactor.callWhenRunning(stopSoon)
+    reactor.run(installSignalHandlers=False)
+    assert isinstance(s, Recorder) and isinstance(c, Recorder)
+    assert s.reason.check(error.ConnectionLost) and c.reason.check(error.ConnectionLost)
+    assert s.lostCount == 1 and c.lostCount == 1
+    assert events == ["failed:ConnectError", "doStop"]
+    assert not port.connected
