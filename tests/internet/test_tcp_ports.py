@@ -169,3 +169,59 @@ def test_client_factory_stopped_after_failure(reactor: Any) -> None:
     with pytest.raises(error.NotConnectingError):
         connector.stopConnecting()
     assert connector.getDestination().port == number
+
+
+def _failingConnect(reactor: Any, host: str, port: int, **kw: Any) -> Any:
+    failed: Deferred[Any] = Deferred()
+
+    class CF(protocol.ClientFactory):
+        noisy = False
+
+        def clientConnectionFailed(self, connector: Any, reason: Any) -> None:
+            failed.callback([reason])
+
+    reactor.connectTCP(host, port, CF(), **kw)
+    [reason] = runUntil(reactor, failed)
+    return reason
+
+
+def test_unresolvable_host(reactor: Any) -> None:
+    """A host name that does not resolve fails with DNSLookupError."""
+    reason = _failingConnect(reactor, "no-such-host.invalid", 80)
+    assert reason.check(error.DNSLookupError)
+
+
+def test_bind_address(reactor: Any) -> None:
+    """bindAddress sets the local address; a busy one fails with ConnectBindError."""
+    factory = CountingFactory()
+    port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+    made: Deferred[Any] = Deferred()
+
+    class CF(protocol.ClientFactory):
+        noisy = False
+
+        def buildProtocol(self, addr: Any) -> Any:
+            p = Recorder()
+            p.made.chainDeferred(made)
+            return p
+
+    local = socket.socket()
+    local.bind(("127.0.0.1", 0))
+    localPort = local.getsockname()[1]
+    local.close()
+    reactor.connectTCP("127.0.0.1", port.getHost().port, CF(), bindAddress=("127.0.0.1", localPort))
+    client = runUntil(reactor, made)
+    assert client.transport.getHost().port == localPort
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    try:
+        reason = _failingConnect(
+            reactor, "127.0.0.1", port.getHost().port, bindAddress=busy.getsockname()
+        )
+    finally:
+        busy.close()
+    assert reason.check(error.ConnectBindError)
+    client.transport.loseConnection()
+    runUntil(reactor, client.lost)
+    runUntil(reactor, port.stopListening())
