@@ -18,6 +18,7 @@ from torsion.internet._endpointstrings import (
     registerServerParser,
     serverFromString,
 )
+from torsion.internet._hostname import HostnameEndpoint
 from torsion.internet._streamendpoints import (
     TCP4ClientEndpoint,
     TCP4ServerEndpoint,
@@ -29,6 +30,7 @@ from torsion.internet._streamendpoints import (
 )
 
 __all__ = [
+    "HostnameEndpoint",
     "TCP4ClientEndpoint",
     "TCP4ServerEndpoint",
     "TCP6ClientEndpoint",
