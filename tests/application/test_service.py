@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.internet.test_endpoints import Echo, result
+from tests.internet.endpointhelpers import Echo, result
 from tests.support import runUntil
 from torsion.application import internet, service, strports
 from torsion.internet import defer, endpoints, error, protocol

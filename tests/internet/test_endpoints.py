@@ -7,28 +7,12 @@ from typing import Any
 
 import pytest
 
+from tests.internet.endpointhelpers import Client, Echo, FixedResolver, Recorder, result
 from tests.support import runUntil
 from torsion.internet import endpoints, error, protocol
 from torsion.internet.address import IPv4Address, IPv6Address, UNIXAddress
-from torsion.internet.defer import Deferred
 from torsion.internet.testing import MemoryReactor, RaisingMemoryReactor, StringTransport
 from torsion.python.failure import Failure
-
-
-class Recorder(protocol.Protocol):
-    """Records the events it sees."""
-
-    def __init__(self) -> None:
-        self.events: list[Any] = []
-
-    def connectionMade(self) -> None:
-        self.events.append("made")
-
-    def dataReceived(self, data: bytes) -> None:
-        self.events.append(data)
-
-    def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
-        self.events.append(reason)
 
 
 class HalfCloser(Recorder):
@@ -37,14 +21,6 @@ class HalfCloser(Recorder):
 
     def writeConnectionLost(self) -> None:
         self.events.append("writeLost")
-
-
-def result(d: Deferred[Any]) -> Any:
-    """The result a Deferred already has (a Failure for a failed one)."""
-    box: list[Any] = []
-    d.addBoth(box.append)
-    assert box, f"{d!r} has no result"
-    return box[0]
 
 
 def connectedOn(reactor: MemoryReactor, index: int = -1) -> tuple[Any, StringTransport]:
@@ -210,21 +186,6 @@ def test_tcp6_client_literal() -> None:
     assert reactor.tcpClients[0][:2] == ("::1", 80)
 
 
-class FixedResolver:
-    """An IHostnameResolver answering every name with fixed addresses."""
-
-    def __init__(self, addresses: list[Any]) -> None:
-        self.addresses = addresses
-        self.asked: list[tuple[str, int]] = []
-
-    def resolveHostName(self, receiver: Any, hostName: str, portNumber: int = 0) -> None:
-        self.asked.append((hostName, portNumber))
-        receiver.resolutionBegan(None)
-        for address in self.addresses:
-            receiver.addressResolved(address)
-        receiver.resolutionComplete()
-
-
 def test_tcp6_client_resolves_name() -> None:
     """TCP6ClientEndpoint resolves a name and connects to its first IPv6 address."""
     reactor = MemoryReactor()
@@ -267,23 +228,6 @@ def test_connect_protocol() -> None:
 
 
 # -- loopback ------------------------------------------------------------------
-
-
-class Echo(protocol.Protocol):
-    def dataReceived(self, data: bytes) -> None:
-        self.transport.write(data)
-
-
-class Client(protocol.Protocol):
-    def __init__(self) -> None:
-        self.received: Deferred[bytes] = Deferred()
-        self.lost: Deferred[None] = Deferred()
-
-    def dataReceived(self, data: bytes) -> None:
-        self.received.callback(data)
-
-    def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
-        self.lost.callback(None)
 
 
 def roundTrip(reactor: Any, serverDescription: str, clientDescription: str) -> None:

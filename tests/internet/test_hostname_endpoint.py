@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.internet.test_endpoints import Client, Echo, FixedResolver, Recorder, result
+from tests.internet.endpointhelpers import Client, Echo, FixedResolver, Recorder, result
 from tests.support import runUntil
 from torsion.internet import endpoints, error, protocol
 from torsion.internet.address import HostnameAddress, IPv4Address, IPv6Address
