@@ -23,7 +23,7 @@ run: $(VENV)/.runtime
 	$(BIN)/python -m torsion echo --listen 127.0.0.1:8080
 
 lint: $(VENV)/.dev
-	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff check $(wildcard src tests bench examples)
 
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy

@@ -29,6 +29,7 @@ __all__ = [
     "Factory",
     "ProcessProtocol",
     "Protocol",
+    "ReconnectingClientFactory",
     "ServerFactory",
     "connectionDone",
 ]
@@ -372,3 +373,6 @@ class ConnectedDatagramProtocol(DatagramProtocol):
 
     def connectionFailed(self, failure: Failure) -> None:
         """Hook: connecting the port failed."""
+
+
+from torsion.internet._reconnect import ReconnectingClientFactory  # noqa: E402
