@@ -314,8 +314,9 @@ class HTTPChannel(protocol.Protocol):
         self._closing = True
         self._cancelTimers()
         transport = self.transport
+        if getattr(transport, "producer", None) is self:
+            transport.unregisterProducer()
         transport.loseConnection()
-        transport.unregisterProducer()
 
     # -- writing -----------------------------------------------------------------------
 

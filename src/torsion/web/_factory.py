@@ -1,4 +1,7 @@
-"""``HTTPFactory``: builds :class:`HTTPChannel` protocols. Twisted: ``twisted.web.http.HTTPFactory``."""
+"""``HTTPFactory``, which builds :class:`HTTPChannel` protocols.
+
+Twisted: ``twisted.web.http.HTTPFactory``.
+"""
 
 from __future__ import annotations
 

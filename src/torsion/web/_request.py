@@ -67,6 +67,15 @@ class Request:
     #: When True the channel calls :meth:`process` as soon as the headers
     #: are in, and the body then arrives through :meth:`handleContentChunk`.
     _streamBody = False
+    # Channel bookkeeping (set by HTTPChannel.headReceived).
+    _length: int | None = 0
+    _upgrade = False
+    _persistent = True
+    _received = True
+    _started = False
+    _early: list[bytes] | None = None
+    _buffered = 0
+    _expect100 = False
 
     def __init__(self, channel: Any, queued: Any = _QUEUED_SENTINEL) -> None:
         self.channel = channel
@@ -126,6 +135,9 @@ class Request:
 
     def process(self) -> None:
         """Handle the request; override in a subclass. Twisted: ``Request.process``."""
+
+    def _streamEnded(self) -> None:
+        """The whole body arrived (requests with ``_streamBody`` only)."""
 
     # -- request information -----------------------------------------------------
 
