@@ -183,7 +183,8 @@ class HTTPChannel(protocol.Protocol):
             and length != 0
             and expect[-1].lower() == b"100-continue"
         )
-        req.gotLength(length)
+        if not req._streamBody:
+            req.gotLength(length)
         self._current = req
         self._headStart = None
         requests = self.requests

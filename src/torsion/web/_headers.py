@@ -28,6 +28,7 @@ _SPECIAL = {
     b"websocket": b"WebSocket",
 }
 _canonical: dict[bytes, bytes] = dict(_SPECIAL)
+_prefixes: dict[bytes, bytes] = {}
 _CACHE_LIMIT = 2048
 _LINEAR = (b"\r\n", b"\r", b"\n")
 
@@ -152,6 +153,14 @@ class Headers:
 
     def _encode(self, out: list[bytes]) -> None:
         """Append ``Name: value\\r\\n`` lines to ``out`` (wire form)."""
+        prefixes = _prefixes
         for name, values in self._rawHeaders.items():
-            cname = canonicalName(name) + b": "
-            out.extend([cname + value + b"\r\n" for value in values])
+            prefix = prefixes.get(name)
+            if prefix is None:
+                prefix = canonicalName(name) + b": "
+                if len(prefixes) < _CACHE_LIMIT:
+                    prefixes[name] = prefix
+            if len(values) == 1:
+                out.append(prefix + values[0] + b"\r\n")
+            else:
+                out.extend([prefix + value + b"\r\n" for value in values])

@@ -37,6 +37,7 @@ __all__ = ["HTTPParseError", "RequestParser", "ResponseParser"]
 _CL = b"content-length"
 _TE = b"transfer-encoding"
 _HOST = b"host"
+_FRAMING = frozenset({_CL, _TE, _HOST})
 _MAX_CL_DIGITS = 18
 _VERSIONS = {"1.1": b"HTTP/1.1", "1.0": b"HTTP/1.0"}
 
@@ -93,16 +94,26 @@ class _Base:
         self._rawHead = 0
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        # Hot path.  llhttp (strict) has already refused CR, LF and NUL in
+        # values and bad characters in names; sizes are checked once the
+        # head is complete (and on raw bytes while it is incomplete).
         self._size += len(name) + len(value) + 4
         self._count += 1
         if self._size > self.maxHeaderBytes or self._count > self.maxHeaders:
             raise HTTPParseError(431, "header section too large")
-        if self._headDone:
-            return  # a trailer field: bounded above, then dropped
-        if b"\r" in value or b"\n" in value or b"\x00" in value:
-            raise HTTPParseError(400, "control character in a header value")
         key = name.lower()
+        if key in _FRAMING:
+            self._framingHeader(key, value)
         raw = self._raw
+        values = raw.get(key)
+        if values is None:
+            raw[key] = [value]
+        else:
+            values.append(value)
+
+    def _framingHeader(self, key: bytes, value: bytes) -> None:
+        if self._headDone:
+            return  # a trailer field: counted above, then dropped
         if key == _CL:
             if self._length is not None or not value.isdigit() or len(value) > _MAX_CL_DIGITS:
                 raise HTTPParseError(400, "bad or repeated Content-Length")
@@ -111,13 +122,9 @@ class _Base:
             if self._chunked or value.strip(b" \t").lower() != b"chunked":
                 raise HTTPParseError(400, "Transfer-Encoding other than a single chunked")
             self._chunked = True
-        elif key == _HOST and key in raw:
-            raise HTTPParseError(400, "repeated Host")
-        values = raw.get(key)
-        if values is None:
-            raw[key] = [value]
-        else:
-            values.append(value)
+        elif key == _HOST:
+            if key in self._raw:
+                raise HTTPParseError(400, "repeated Host")
 
     def _checkFraming(self, version: str) -> bytes:
         if self._chunked:
@@ -203,6 +210,7 @@ class RequestParser(_Base):
         parser = self._parser
         version = self._checkFraming(parser.get_http_version())
         self._headDone = True
+        self._raw = {}  # trailers land here and are dropped
         self._headPending = False
         length = None if self._chunked else (self._length or 0)
         limit = self.maxBodySize
@@ -280,6 +288,7 @@ class ResponseParser(_Base):
         parser = self._parser
         version = self._checkFraming(parser.get_http_version())
         self._headDone = True
+        self._raw = {}  # trailers land here and are dropped
         self._headPending = False
         code = parser.get_status_code()
         if self._chunked:

@@ -133,6 +133,12 @@ class ProxyClient(protocol.Protocol):
             self._parser.feed(data)
         except HTTPParseError as e:
             self._badResponse(e)
+            return
+        if self._busy and self._gotStatus and not self._upgraded:
+            # The body continues: let the client's pace drive our reads.
+            father = self.father
+            if father is not None and father.producer is None and not father.finished:
+                father.registerProducer(self.transport, True)
 
     def statusReceived(
         self, version: bytes, code: int, reason: bytes, headers: Any, length: int | None
@@ -152,12 +158,10 @@ class ProxyClient(protocol.Protocol):
             raw = responseHeaders(headers._rawHeaders, via, length is not None and length >= 0)
         if type(self).handleHeader is ProxyClient.handleHeader:
             target = father.responseHeaders._rawHeaders
-            for name, values in raw.items():
-                if name in _OVERWRITE:
-                    target[name] = values
-                else:
-                    old = target.get(name)
-                    target[name] = values if old is None else old + values
+            if not target:
+                father.responseHeaders._rawHeaders = raw
+            else:
+                self._mergeHeaders(target, raw)
         else:
             from torsion.web._headers import canonicalName
 
@@ -165,6 +169,15 @@ class ProxyClient(protocol.Protocol):
                 for value in values:
                     self.handleHeader(canonicalName(name), value)
         self.handleEndHeaders()
+
+    @staticmethod
+    def _mergeHeaders(target: dict[bytes, list[bytes]], raw: dict[bytes, list[bytes]]) -> None:
+        for name, values in raw.items():
+            if name in _OVERWRITE:
+                target[name] = values
+            else:
+                old = target.get(name)
+                target[name] = values if old is None else old + values
 
     def bodyReceived(self, data: bytes) -> None:
         self.handleResponsePart(data)
@@ -206,13 +219,11 @@ class ProxyClient(protocol.Protocol):
             father.responseHeaders.addRawHeader(key, value)
 
     def handleEndHeaders(self) -> None:
-        """All headers are in: stream the body, paced by the client.
+        """All headers are in. Twisted: ``HTTPClient.handleEndHeaders``.
 
-        Twisted: ``HTTPClient.handleEndHeaders``.
+        (The upstream transport becomes the response's producer as soon as
+        a body spans more than one read.)
         """
-        father = self.father
-        if father is not None and not father.finished and father.producer is None:
-            father.registerProducer(self.transport, True)
 
     def handleResponsePart(self, buffer: bytes) -> None:
         """A piece of the body. Twisted: ``ProxyClient.handleResponsePart``."""
@@ -238,7 +249,6 @@ class ProxyClient(protocol.Protocol):
 
     def _release(self) -> None:
         """Back to the pool, or closed if it cannot be reused."""
-        self._cancelTimer()
         father = self.father
         self.father = None
         self.headers = self.data = b""

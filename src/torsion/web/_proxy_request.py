@@ -385,8 +385,7 @@ class ProxyRequest(Request):
         if self._logged:
             return
         self._logged = True
-        policy = self._policy()
-        sink = policy.accessLog
+        sink = self._policy().accessLog
         if sink is None:
             return
         addr = self.getClientAddress()

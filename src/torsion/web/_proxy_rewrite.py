@@ -72,12 +72,26 @@ class Target:
         return f"Target({self.scheme!r}, {self.host!r}, {self.port}, {self.path!r})"
 
 
+_authorityCache: dict[tuple[bytes, int | None], tuple[str, int]] = {}
+
+
 def parseAuthority(authority: bytes, defaultPort: int | None) -> tuple[str, int]:
     """``host[:port]`` or ``[v6][:port]`` -> (host, port).
 
     Raises:
         HTTPParseError: (400) for an empty host, a bad port or stray bytes.
     """
+    key = (authority, defaultPort)
+    cached = _authorityCache.get(key)
+    if cached is not None:
+        return cached
+    result = _parseAuthority(authority, defaultPort)
+    if len(_authorityCache) < 1024:
+        _authorityCache[key] = result
+    return result
+
+
+def _parseAuthority(authority: bytes, defaultPort: int | None) -> tuple[str, int]:
     try:
         text = authority.decode("ascii")
     except UnicodeDecodeError:
@@ -142,13 +156,23 @@ def parseTarget(method: bytes, uri: bytes, ports: dict[bytes, int]) -> Target:
     return Target(scheme, host, port, path)
 
 
+_hopCache: dict[tuple[bytes, ...], frozenset[bytes]] = {}
+
+
 def hopByHop(connection: list[bytes] | None) -> frozenset[bytes]:
     """The header names not to forward: fixed ones plus those ``Connection`` names."""
     if not connection:
         return HOP_BY_HOP
+    key = tuple(connection)
+    cached = _hopCache.get(key)
+    if cached is not None:
+        return cached
     named = {t.strip().lower() for v in connection for t in v.split(b",")}
     named.discard(b"")
-    return HOP_BY_HOP | named
+    result = HOP_BY_HOP | named
+    if len(_hopCache) < 256:
+        _hopCache[key] = result
+    return result
 
 
 def requestHead(
