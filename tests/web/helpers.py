@@ -44,4 +44,7 @@ def makeChannel(
 
 
 def statusLines(data: bytes) -> list[bytes]:
-    return [line for line in data.split(b"\r\n") if line.startswith(b"HTTP/1.")]
+    """Every ``HTTP/1.x NNN Reason`` status line found in ``data``."""
+    import re
+
+    return re.findall(rb"HTTP/1\.[01] \d\d\d [^\r\n]*", data)
