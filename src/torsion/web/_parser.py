@@ -122,9 +122,8 @@ class _Base:
             if self._chunked or value.strip(b" \t").lower() != b"chunked":
                 raise HTTPParseError(400, "Transfer-Encoding other than a single chunked")
             self._chunked = True
-        elif key == _HOST:
-            if key in self._raw:
-                raise HTTPParseError(400, "repeated Host")
+        elif key == _HOST and key in self._raw:
+            raise HTTPParseError(400, "repeated Host")
 
     def _checkFraming(self, version: str) -> bytes:
         if self._chunked:
