@@ -26,6 +26,11 @@ _SPECIAL = {
     b"www-authenticate": b"WWW-Authenticate",
     b"x-xss-protection": b"X-XSS-Protection",
     b"websocket": b"WebSocket",
+    b"sec-websocket-accept": b"Sec-WebSocket-Accept",
+    b"sec-websocket-key": b"Sec-WebSocket-Key",
+    b"sec-websocket-version": b"Sec-WebSocket-Version",
+    b"sec-websocket-protocol": b"Sec-WebSocket-Protocol",
+    b"sec-websocket-extensions": b"Sec-WebSocket-Extensions",
 }
 _canonical: dict[bytes, bytes] = dict(_SPECIAL)
 _prefixes: dict[bytes, bytes] = {}

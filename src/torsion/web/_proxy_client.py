@@ -55,6 +55,7 @@ class ProxyClient(protocol.Protocol):
     _tunnel: Any = None
     _onLost: Any = None
     _idleSince = 0.0
+    _code = 0
     _lastActivity = 0.0
 
     def __init__(
@@ -146,6 +147,7 @@ class ProxyClient(protocol.Protocol):
         if code < 200 and code != 101:
             return  # interim responses: the proxy already answered 100-continue
         self._gotStatus = True
+        self._code = code
         self._length = length
         self.handleStatus(version, b"%d" % code, reason)
         father = self.father
@@ -183,8 +185,8 @@ class ProxyClient(protocol.Protocol):
         self.handleResponsePart(data)
 
     def messageComplete(self) -> None:
-        if not self._gotStatus:
-            return  # end of an interim response
+        if not self._gotStatus or self._code == 101:
+            return  # end of an interim response, or an upgrade follows
         self._busy = False
         self.handleResponseEnd()
         self._release()

@@ -21,6 +21,15 @@ _SPOOL_LIMIT = 100000
 _FORM = b"application/x-www-form-urlencoded"
 
 
+def _parseQS(data: bytes) -> dict[bytes, list[bytes]]:
+    """Twisted's bytes ``parse_qs``: any byte value survives (latin-1 round trip)."""
+    out: dict[bytes, list[bytes]] = {}
+    text = data.decode("latin-1")
+    for k, vs in parse_qs(text, keep_blank_values=True, encoding="latin-1").items():
+        out[k.encode("latin-1")] = [v.encode("latin-1") for v in vs]
+    return out
+
+
 def _noWrite(data: bytes) -> None:
     """Body writes after a bodiless response head (HEAD, 204, 304) are dropped."""
 
@@ -120,14 +129,14 @@ class Request:
         self.method, self.uri, self.clientproto = command, path, version
         if b"?" in path:
             self.path, query = path.split(b"?", 1)
-            self.args = parse_qs(query, keep_blank_values=True)
+            self.args = _parseQS(query)
         else:
             self.path = path
         if content is not None and command == b"POST":
             ctype = self.requestHeaders._rawHeaders.get(b"content-type")
             if ctype and ctype[0].split(b";", 1)[0].strip().lower() == _FORM:
                 try:
-                    for k, v in parse_qs(content.read(), keep_blank_values=True).items():
+                    for k, v in _parseQS(content.read()).items():
                         self.args.setdefault(k, []).extend(v)
                 finally:
                     content.seek(0, 0)
