@@ -7,10 +7,10 @@ import base64
 import hashlib
 from typing import Any
 
+from tests.support import runUntil
 from torsion.internet import protocol
 from torsion.internet.defer import Deferred
 from torsion.web import http, proxy
-from tests.support import runUntil
 
 
 class OriginRequest(http.Request):
@@ -101,7 +101,7 @@ class Env:
         return f"http://127.0.0.1:{self.proxyPort.getHost().port}"
 
     def curl(self, *args: str, timeout: float = 20.0) -> tuple[int, bytes, bytes]:
-        return runUntil(self.reactor, runProcess(self.reactor, "curl", "-sS", "-x", self.proxyURL, *args),
+        return runUntil(self.reactor, runProcess(self.reactor, "curl", "-sS", "-x", self.proxyURL, *args),  # noqa: E501
                         timeout)
 
     def raw(self, data: bytes, timeout: float = 10.0) -> bytes:

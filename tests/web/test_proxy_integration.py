@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from torsion.web import proxy
 from tests.support import runUntil
 from tests.web.proxyenv import Env, WebSocketEcho, runProcess
+from torsion.web import proxy
 
 pytestmark = pytest.mark.skipif(
     subprocess.run(["which", "curl"], capture_output=True).returncode != 0,
@@ -190,7 +190,7 @@ def test_websocketUpgradeEcho(reactor: Any) -> None:
     env = Env(reactor)
     env.extra.append(server)
     try:
-        frame = bytes([0x81, 0x85, 1, 2, 3, 4]) + bytes(b ^ m for b, m in zip(b"hello", b"\x01\x02\x03\x04" * 2))
+        frame = bytes([0x81, 0x85, 1, 2, 3, 4]) + bytes(b ^ m for b, m in zip(b"hello", b"\x01\x02\x03\x04" * 2, strict=False))  # noqa: E501
         head = (
             f"GET http://127.0.0.1:{wsPort}/ws HTTP/1.1\r\nHost: 127.0.0.1:{wsPort}\r\n"
             "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
@@ -297,7 +297,7 @@ def test_simpleproxyExample(reactor: Any) -> None:
                 port = int(line.rsplit(" ", 1)[1])
                 break
         assert port is not None
-        d = runProcess(reactor, "curl", "-sS", "-x", f"http://127.0.0.1:{port}", env.url(0, "/twisted"))
+        d = runProcess(reactor, "curl", "-sS", "-x", f"http://127.0.0.1:{port}", env.url(0, "/twisted"))  # noqa: E501
         code, out, err = runUntil(reactor, d, 20)
         assert code == 0, err
         assert out == b"origin 1 says hi to /twisted\n"
