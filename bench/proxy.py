@@ -64,7 +64,7 @@ def nginxConf(work: Path, name: str, server: str) -> Path:
 
 
 def wrk(url: str, conns: int, duration: float, target: str | None, lua: Path) -> dict[str, float]:
-    cmd = ["wrk", "-t1", f"-c{conns}", f"-d{duration}s", "--latency"]
+    cmd = ["wrk", "-t1", f"-c{conns}", f"-d{max(1, round(duration))}s", "--latency"]
     env = dict(os.environ)
     if target is not None:
         cmd += ["-s", str(lua)]
@@ -200,6 +200,7 @@ def main() -> int:
         print("nginx is required for the origin: apt-get install nginx-light")
         return 2
     work = Path(tempfile.mkdtemp(prefix="torsion-bench-"))
+    work.chmod(0o755)  # nginx workers run as an unprivileged user
     (work / "small").write_bytes(b"s" * 100)
     (work / "big").write_bytes(b"b" * 65536)
     lua = work / "fwd.lua"

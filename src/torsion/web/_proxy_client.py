@@ -418,7 +418,7 @@ class ConnectionPool:
     """
 
     def __init__(
-        self, reactor: Any, timeout: float = 30.0, maxIdle: int = 32, idleTimeout: float = 30.0
+        self, reactor: Any, timeout: float = 30.0, maxIdle: int = 256, idleTimeout: float = 30.0
     ) -> None:
         self.reactor = self.clock = reactor
         self.timeout = timeout

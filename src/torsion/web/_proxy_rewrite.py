@@ -267,7 +267,7 @@ class ProxyPolicy:
     via: bytes | None = b"1.1 torsion"
     forwardedFor: bool = False
     accessLog: Any = None
-    maxIdlePerHost: int = 32
+    maxIdlePerHost: int = 256
     idleTimeout: float = 30.0
     _nets: tuple[Any, ...] = field(default=(), repr=False)
 
