@@ -20,7 +20,8 @@ $(VENV)/.dev: $(BIN)/python pyproject.toml
 	touch $@ $(VENV)/.runtime
 
 run: $(VENV)/.runtime
-	$(BIN)/python -m torsion echo --listen 127.0.0.1:8080
+	@echo "try: curl -x http://127.0.0.1:8080 http://example.com/   (CONNECT: curl -x http://127.0.0.1:8080 https://example.com/)"
+	$(BIN)/python -m torsion proxy --listen $(LISTEN) --access-log -
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check $(wildcard src tests bench examples)

@@ -2,6 +2,7 @@
 
 Commands:
     echo    run a TCP echo server (``--listen HOST:PORT``, default 127.0.0.1:8080)
+    proxy   run the HTTP proxy (see ``torsion proxy --help`` and docs/proxy.md)
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     echo = sub.add_parser("echo", help="run a TCP echo server")
     echo.add_argument("--listen", default="127.0.0.1:8080", help="HOST:PORT to listen on")
     echo.set_defaults(func=_echo)
+    from torsion._proxycli import addProxyCommand
+
+    addProxyCommand(sub)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

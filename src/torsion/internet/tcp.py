@@ -223,6 +223,8 @@ class Port:
 
     connected = False
     disconnected = False
+    #: Set SO_REUSEPORT before binding (several processes share the port).
+    reusePort = False
     _realPortNumber: int | None = None
 
     def __init__(
@@ -258,6 +260,8 @@ class Port:
         sock = socket.socket(self.addressFamily, socket.SOCK_STREAM)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if self.reusePort:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             sock.bind((self.interface, portNumber))
             sock.listen(self.backlog)
         except OSError as e:

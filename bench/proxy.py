@@ -1,0 +1,292 @@
+"""Proxy throughput: torsion vs Twisted's proxy, proxy.py, tinyproxy, nginx, direct.
+
+Run: ``python -m bench.proxy [--duration S] [--warmup S] [--skip NAME,...]``
+
+One nginx (1 worker) is the origin, serving a 100-byte and a 64 KiB file
+with keep-alive.  Each subject proxies to it on loopback and ``wrk`` (one
+thread) drives it: forward proxies get absolute-form request lines through a
+wrk Lua script; nginx is measured as a reverse proxy with a keep-alive
+upstream pool (its native ceiling); "direct" is wrk straight to the origin
+and shows the load generator is not the bottleneck.  All rows come from one
+run, so only compare ratios within it.  Peers that cannot be found are
+skipped with a message (install: apt-get install wrk nginx-light tinyproxy;
+pip install proxy.py).  Last, torsion's peak RSS is sampled with 1,000
+concurrent clients.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROWS = [("small", 10), ("small", 50), ("big", 10)]
+LUA = 'local t = os.getenv("TARGET")\nrequest = function() return wrk.format("GET", t) end\n'
+
+
+def freePort() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def waitPort(port: int, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def nginxConf(work: Path, name: str, server: str) -> Path:
+    conf = work / f"{name}.conf"
+    conf.write_text(
+        f"worker_processes 1;\ndaemon off;\npid {work}/{name}.pid;\n"
+        f"error_log {work}/{name}.err;\nevents {{ worker_connections 4096; }}\n"
+        f"http {{ access_log off; keepalive_requests 1000000;\n"
+        f"client_body_temp_path {work}/{name}-body; proxy_temp_path {work}/{name}-proxy;\n"
+        f"{server}\n}}\n"
+    )
+    return conf
+
+
+def wrk(url: str, conns: int, duration: float, target: str | None, lua: Path) -> dict[str, float]:
+    cmd = ["wrk", "-t1", f"-c{conns}", f"-d{max(1, round(duration))}s", "--latency"]
+    env = dict(os.environ)
+    if target is not None:
+        cmd += ["-s", str(lua)]
+        env["TARGET"] = target
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, env=env).stdout
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    result = {"rps": float(rps.group(1)) if rps else 0.0, "p99": float("nan"), "errors": 0.0}
+    if p99:
+        scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
+        result["p99"] = float(p99.group(1)) * scale
+    if errors:
+        result["errors"] = float(errors.group(1))
+    return result
+
+
+class Subject:
+    def __init__(self, name: str, argv: list[str] | None, port: int, forward: bool,
+                 why: str = "") -> None:
+        self.name, self.argv, self.port, self.forward, self.why = name, argv, port, forward, why
+        self.proc: subprocess.Popen[Any] | None = None
+
+    def start(self) -> bool:
+        if self.argv is None:
+            return False
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        if not waitPort(self.port):
+            self.why = "did not start listening"
+            self.stop()
+            return False
+        return True
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+            self.proc = None
+
+
+TWISTED = """
+import sys
+from twisted.internet import epollreactor
+epollreactor.install()
+from twisted.internet import reactor
+from twisted.web import http, proxy
+class F(http.HTTPFactory):
+    protocol = proxy.Proxy
+reactor.listenTCP(int(sys.argv[1]), F(), interface="127.0.0.1")
+reactor.run()
+"""
+
+
+def subjects(work: Path, origin: int) -> list[Subject]:
+    out = []
+    port = freePort()
+    out.append(Subject("torsion", [sys.executable, "-m", "torsion", "proxy", "--listen",
+                                   f"tcp:{port}:interface=127.0.0.1"], port, True))
+    port = freePort()
+    try:
+        import twisted  # noqa: F401
+
+        script = work / "twisted_proxy.py"
+        script.write_text(TWISTED)
+        out.append(Subject("twisted", [sys.executable, str(script), str(port)], port, True))
+    except ImportError:
+        out.append(Subject("twisted", None, port, True, "Twisted is not installed"))
+    port = freePort()
+    proxyPy = shutil.which("proxy")
+    probe = subprocess.run([sys.executable, "-c", "import proxy"], capture_output=True)
+    if probe.returncode == 0:
+        argv = [sys.executable, "-m", "proxy", "--hostname", "127.0.0.1", "--port", str(port),
+                "--num-acceptors", "1", "--log-level", "e"]
+        out.append(Subject("proxy.py", argv, port, True))
+    elif proxyPy:
+        out.append(Subject("proxy.py", [proxyPy, "--hostname", "127.0.0.1", "--port", str(port),
+                                        "--num-acceptors", "1", "--log-level", "e"], port, True))
+    else:
+        out.append(Subject("proxy.py", None, port, True, "pip install proxy.py"))
+    port = freePort()
+    tiny = shutil.which("tinyproxy") or ("/usr/bin/tinyproxy" if Path("/usr/bin/tinyproxy").exists()
+                                         else None)
+    if tiny:
+        conf = work / "tinyproxy.conf"
+        conf.write_text(f"Port {port}\nListen 127.0.0.1\nTimeout 600\nAllow 127.0.0.1\n"
+                        f"MaxClients 1000\nLogLevel Critical\nLogFile \"{work}/tiny.log\"\n"
+                        f"PidFile \"{work}/tiny.pid\"\nDisableViaHeader Yes\n")
+        out.append(Subject("tinyproxy", [tiny, "-d", "-c", str(conf)], port, True))
+    else:
+        out.append(Subject("tinyproxy", None, port, True, "apt-get install tinyproxy"))
+    port = freePort()
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if Path(nginx).exists():
+        conf = nginxConf(work, "rproxy", (
+            f"upstream o {{ server 127.0.0.1:{origin}; keepalive 64; }}\n"
+            f"server {{ listen 127.0.0.1:{port}; location / {{ proxy_pass http://o;"
+            f" proxy_http_version 1.1; proxy_set_header Connection \"\"; }} }}"))
+        out.append(Subject("nginx (reverse)", [nginx, "-c", str(conf)], port, False))
+    else:
+        out.append(Subject("nginx (reverse)", None, port, False, "apt-get install nginx-light"))
+    out.append(Subject("direct", [], origin, False))
+    return out
+
+
+def peakRss(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) // 1024
+    return -1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=3.0)
+    parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--skip", default="", help="comma-separated subject names to skip")
+    args = parser.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
+    if not shutil.which("wrk"):
+        print("wrk is required: apt-get install wrk")
+        return 2
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists():
+        print("nginx is required for the origin: apt-get install nginx-light")
+        return 2
+    work = Path(tempfile.mkdtemp(prefix="torsion-bench-"))
+    work.chmod(0o755)  # nginx workers run as an unprivileged user
+    (work / "small").write_bytes(b"s" * 100)
+    (work / "big").write_bytes(b"b" * 65536)
+    lua = work / "fwd.lua"
+    lua.write_text(LUA)
+    originPort = freePort()
+    conf = nginxConf(work, "origin", f"server {{ listen 127.0.0.1:{originPort}; root {work}; }}")
+    origin = subprocess.Popen([nginx, "-c", str(conf)], start_new_session=True)
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    results: dict[str, dict[tuple[str, int], dict[str, float]]] = {}
+    rss = -1
+    try:
+        if not waitPort(originPort):
+            print("origin nginx did not start")
+            return 2
+        for subject in subjects(work, originPort):
+            if subject.name in skip:
+                continue
+            if subject.argv and not subject.start():
+                print(f"skip {subject.name}: {subject.why}")
+                continue
+            if subject.argv is None:
+                print(f"skip {subject.name}: {subject.why}")
+                continue
+            try:
+                row: dict[tuple[str, int], dict[str, float]] = {}
+                for path, conns in ROWS:
+                    originURL = f"http://127.0.0.1:{originPort}/{path}"
+                    url = f"http://127.0.0.1:{subject.port}/" + ("" if subject.forward else path)
+                    target = originURL if subject.forward else None
+                    wrk(url, conns, args.warmup, target, lua)
+                    row[(path, conns)] = wrk(url, conns, args.duration, target, lua)
+                    r = row[(path, conns)]
+                    print(f"{subject.name:16} {path:5} c{conns:<3} {r['rps']:9.0f} req/s"
+                          f"  p99 {r['p99']:7.2f} ms  non-2xx {r['errors']:.0f}", flush=True)
+                results[subject.name] = row
+                if subject.name == "torsion" and subject.proc is not None:
+                    wrk(f"http://127.0.0.1:{subject.port}/", 1000, max(args.duration, 3.0),
+                        f"http://127.0.0.1:{originPort}/small", lua)
+                    rss = peakRss(subject.proc.pid)
+                    print(f"torsion peak RSS with 1,000 concurrent clients: {rss} MiB")
+            finally:
+                subject.stop()
+    finally:
+        os.killpg(origin.pid, signal.SIGTERM)
+        origin.wait(10)
+        shutil.rmtree(work, ignore_errors=True)
+    report(results, rss)
+    return 0
+
+
+def report(results: dict[str, dict[tuple[str, int], dict[str, float]]], rss: int) -> None:
+    print()
+    header = "| subject | small c10 req/s (p99 ms) | small c50 | 64 KiB c10 |"
+    print(header)
+    print("|---|---|---|---|")
+    for name, row in results.items():
+        cells = [f"{row[k]['rps']:.0f} ({row[k]['p99']:.2f})" for k in ROWS]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    t = results.get("torsion")
+    if not t:
+        return
+
+    def ratio(peer: str, key: tuple[str, int]) -> float | None:
+        other = results.get(peer, {}).get(key)
+        if not other or not other["rps"]:
+            return None
+        return t[key]["rps"] / other["rps"]
+
+    print("\nTargets (same run):")
+    small, big = ("small", 10), ("big", 10)
+    checks = [("vs Twisted's proxy, small c10", ratio("twisted", small), 5.0)]
+    peers = [r for r in (ratio("proxy.py", small), ratio("tinyproxy", small)) if r is not None]
+    checks.append(("vs faster of proxy.py/tinyproxy, small c10",
+                   min(peers) if peers else None, 1.0))
+    checks.append(("vs nginx reverse proxy, small c10", ratio("nginx (reverse)", small), 0.4))
+    checks.append(("vs nginx reverse proxy, 64 KiB c10", ratio("nginx (reverse)", big), 0.5))
+    for label, value, goal in checks:
+        if value is None:
+            print(f"  {label}: n/a (peer skipped)")
+        else:
+            verdict = "ok" if value >= goal else "BELOW TARGET"
+            print(f"  {label}: {value:.2f}x (target >= {goal}x) {verdict}")
+    if rss >= 0:
+        verdict = "ok" if rss < 100 else "BELOW TARGET"
+        print(f"  peak RSS with 1,000 clients: {rss} MiB (target < 100 MiB) {verdict}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+"""Twisted's ``twisted.web.http_headers``: the :class:`Headers` class."""
+
+from torsion.web._headers import Headers
+
+__all__ = ["Headers"]
