@@ -15,51 +15,56 @@ import sys
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
+from torsion.internet.endpoints import serverFromString
+from torsion.internet.error import CannotListenError
+from torsion.python.failure import Failure
 from torsion.web import http
 from torsion.web.proxy import Proxy, ProxyPolicy, ReverseProxy
 
-__all__ = ["addProxyCommand", "listen", "parseListen", "runProxy"]
+__all__ = ["addProxyCommand", "listen", "runProxy"]
 
 DRAIN_SECONDS = 30.0
 
 
-def parseListen(description: str) -> tuple[int, str, int]:
-    """``tcp:PORT[:interface=IP][:backlog=N]`` -> (port, interface, backlog).
+class _ReusePortReactor:
+    """Passes everything to ``reactor`` but listens on TCP with SO_REUSEPORT.
 
-    A stand-in for ``torsion.internet.endpoints.serverFromString`` (same
-    syntax for TCP); :func:`listen` is the one place to switch over.
-
-    Raises:
-        ValueError: for anything else.
+    Lets an endpoint built by ``serverFromString`` share its port between the
+    ``--workers`` processes.
     """
-    parts = description.split(":")
-    if parts[0] != "tcp" or len(parts) < 2 or not parts[1].isdigit():
-        raise ValueError(
-            f"unsupported listen endpoint {description!r} (use tcp:PORT[:interface=IP])"
-        )
-    port, interface, backlog = int(parts[1]), "127.0.0.1", 50
-    for option in parts[2:]:
-        key, sep, value = option.partition("=")
-        if not sep:
-            raise ValueError(f"bad endpoint option {option!r}")
-        if key == "interface":
-            interface = value
-        elif key == "backlog":
-            backlog = int(value)
-        else:
-            raise ValueError(f"unknown endpoint option {key!r}")
-    return port, interface, backlog
+
+    def __init__(self, reactor: Any) -> None:
+        self._reactor = reactor
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._reactor, name)
+
+    def listenTCP(self, port: int, factory: Any, backlog: int = 50, interface: str = "") -> Any:
+        from torsion.internet import tcp
+
+        p = tcp.Port(port, factory, backlog, interface, self._reactor)
+        p.reusePort = True
+        p.startListening()
+        return p
 
 
 def listen(reactor: Any, description: str, factory: Any, reusePort: bool) -> Any:
-    """Listen on ``description``; returns the listening port."""
-    from torsion.internet import tcp
+    """Listen on the endpoint ``description`` (e.g. ``tcp:8080:interface=127.0.0.1``).
 
-    port, interface, backlog = parseListen(description)
-    p = tcp.Port(port, factory, backlog, interface, reactor)
-    p.reusePort = reusePort
-    p.startListening()
-    return p
+    Returns:
+        The listening port.
+
+    Raises:
+        ValueError: for a malformed description.
+        CannotListenError: if the address cannot be bound.
+    """
+    endpoint = serverFromString(_ReusePortReactor(reactor) if reusePort else reactor, description)
+    outcome: list[Any] = []
+    endpoint.listen(factory).addBoth(outcome.append)
+    result = outcome[0]
+    if isinstance(result, Failure):
+        result.raiseException()
+    return result
 
 
 class _Tracked:
@@ -144,7 +149,13 @@ def _serve(args: argparse.Namespace, reusePort: bool, announce: bool) -> int:
         log = open(args.access_log, "a", encoding="utf-8")  # noqa: SIM115
     reactor = AsyncioReactor()
     factory = _ProxyFactory(_policy(args, log), reactor, args.reverse)
-    port = listen(reactor, args.listen, factory, reusePort)
+    try:
+        port = listen(reactor, args.listen, factory, reusePort)
+    except CannotListenError as e:
+        print(f"torsion proxy: {e}", file=sys.stderr)
+        if log is not None and log is not sys.stdout:
+            log.close()
+        return 2
     address = port.getHost()
     if announce:
         mode = f"reverse proxy to {args.reverse}" if args.reverse else "forward proxy"
@@ -186,7 +197,7 @@ def _serve(args: argparse.Namespace, reusePort: bool, announce: bool) -> int:
 def runProxy(args: argparse.Namespace) -> int:
     """Run the proxy (``args`` from :func:`addProxyCommand`'s parser)."""
     try:
-        parseListen(args.listen)
+        serverFromString(None, args.listen)
         _policy(args, None)
         if args.reverse:
             _ProxyFactory(ProxyPolicy(), None, args.reverse)
@@ -231,19 +242,43 @@ def runProxy(args: argparse.Namespace) -> int:
 def addProxyCommand(sub: Any) -> None:
     """Register ``proxy`` on an argparse subparsers object."""
     p = sub.add_parser("proxy", help="run the HTTP proxy (forward with CONNECT, or reverse)")
-    p.add_argument("--listen", default="tcp:8080:interface=127.0.0.1",
-                   help="endpoint to listen on (default tcp:8080:interface=127.0.0.1)")
-    p.add_argument("--allow", action="append", metavar="CIDR",
-                   help="client network allowed (repeatable; default loopback only)")
+    p.add_argument(
+        "--listen",
+        default="tcp:8080:interface=127.0.0.1",
+        help="endpoint to listen on (default tcp:8080:interface=127.0.0.1)",
+    )
+    p.add_argument(
+        "--allow",
+        action="append",
+        metavar="CIDR",
+        help="client network allowed (repeatable; default loopback only)",
+    )
     p.add_argument("--auth-file", metavar="F", help="user:password lines; enables 407 Basic auth")
-    p.add_argument("--connect-ports", default="443", metavar="443,...",
-                   help="ports CONNECT may reach (default 443)")
+    p.add_argument(
+        "--connect-ports",
+        default="443",
+        metavar="443,...",
+        help="ports CONNECT may reach (default 443)",
+    )
     p.add_argument("--reverse", metavar="URL", help="reverse-proxy every request to this URL")
-    p.add_argument("--upstream-timeout", type=float, default=30.0, metavar="S",
-                   help="upstream connect/read timeout in seconds (504 after it)")
+    p.add_argument(
+        "--upstream-timeout",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="upstream connect/read timeout in seconds (504 after it)",
+    )
     p.add_argument("--access-log", metavar="PATH|-", help="append access log lines (- for stdout)")
-    p.add_argument("--deny-private", action="store_true",
-                   help="refuse loopback, private and link-local destinations")
-    p.add_argument("--workers", type=int, default=1, metavar="N",
-                   help="processes sharing the port via SO_REUSEPORT")
+    p.add_argument(
+        "--deny-private",
+        action="store_true",
+        help="refuse loopback, private and link-local destinations",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="processes sharing the port via SO_REUSEPORT",
+    )
     p.set_defaults(func=runProxy)

@@ -40,11 +40,16 @@ _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 def _errorResponse(status: int) -> bytes:
     reason = RESPONSES.get(status, b"Error")
     body = b"%d %s\n" % (status, reason)
-    return b"HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n" % (
-        status,
-        reason,
-        len(body),
-    ) + b"Connection: close\r\n\r\n" + body
+    return (
+        b"HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
+        % (
+            status,
+            reason,
+            len(body),
+        )
+        + b"Connection: close\r\n\r\n"
+        + body
+    )
 
 
 class HTTPChannel(protocol.Protocol):
@@ -99,9 +104,7 @@ class HTTPChannel(protocol.Protocol):
     # -- connection events -----------------------------------------------------------
 
     def connectionMade(self) -> None:
-        self._parser = RequestParser(
-            self, self.totalHeadersSize, self.maxHeaders, self.maxBodySize
-        )
+        self._parser = RequestParser(self, self.totalHeadersSize, self.maxHeaders, self.maxBodySize)
         clock = self._clock
         if clock is None:
             clock = getattr(self.factory, "_getReactor", None)
@@ -321,9 +324,7 @@ class HTTPChannel(protocol.Protocol):
 
     # -- writing -----------------------------------------------------------------------
 
-    def writeHeaders(
-        self, version: bytes, code: bytes, reason: bytes, headers: Headers
-    ) -> None:
+    def writeHeaders(self, version: bytes, code: bytes, reason: bytes, headers: Headers) -> None:
         """Send a response head. Twisted: ``HTTPChannel.writeHeaders``."""
         req = self.requests[0] if self.requests else None
         raw = headers._rawHeaders

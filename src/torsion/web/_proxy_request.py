@@ -147,7 +147,9 @@ class ProxyRequest(Request):
         if pool is None:
             policy = self._policy()
             pool = ConnectionPool(
-                self._getReactor(), policy.upstreamTimeout, policy.maxIdlePerHost,
+                self._getReactor(),
+                policy.upstreamTimeout,
+                policy.maxIdlePerHost,
                 policy.idleTimeout,
             )
             channel._pool = pool
@@ -251,9 +253,7 @@ class ProxyRequest(Request):
     def _connect(
         self, factoryClass: Any, key: Any, target: Target, pool: ConnectionPool, policy: Any
     ) -> None:
-        factory = factoryClass(
-            self.method, target.path, self.clientproto, self._head, b"", self
-        )
+        factory = factoryClass(self.method, target.path, self.clientproto, self._head, b"", self)
         factory.pool = pool
         factory.key = key
         self._dial(target.host, target.port, factory, policy)
@@ -270,9 +270,7 @@ class ProxyRequest(Request):
             if not policy.destinationAllowed(address):
                 self._refuse(403, f"destination {address} not allowed")
                 return
-            self._connector = reactor.connectTCP(
-                address, port, factory, policy.upstreamTimeout
-            )
+            self._connector = reactor.connectTCP(address, port, factory, policy.upstreamTimeout)
 
         def failed(f: Failure) -> None:
             self._upstreamFailed(502, f"cannot resolve {host}: {f.getErrorMessage()}")
@@ -290,8 +288,11 @@ class ProxyRequest(Request):
         target = self._target
         factoryClass = self.protocols[target.scheme]
         self._connect(
-            factoryClass, (factoryClass, target.host, target.port), target,
-            self._getPool(), self._policy(),
+            factoryClass,
+            (factoryClass, target.host, target.port),
+            target,
+            self._getPool(),
+            self._policy(),
         )
         return True
 

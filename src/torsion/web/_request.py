@@ -215,9 +215,7 @@ class Request:
             RuntimeError: after :meth:`finish`.
         """
         if self.finished:
-            raise RuntimeError(
-                "Request.write called on a request after Request.finish was called."
-            )
+            raise RuntimeError("Request.write called on a request after Request.finish was called.")
         if self._disconnected:
             return
         if not self.startedWriting:
