@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import ssl
 from typing import Any
 
 from torsion.internet import error
@@ -78,25 +79,44 @@ class Client(Connection):
         self._task = asyncio.ensure_future(self._attempt(), loop=self.reactor._getLoop())
 
     async def _attempt(self) -> None:
-        connector = self.connector
         loop = self.reactor._getLoop()
-        host, port = connector.host, connector.port
-        family = socket.AF_INET6 if isIPv6Address(host) else socket.AF_INET
         sock: socket.socket | None = None
         try:
-            if isIPv4Address(host) or family == socket.AF_INET6:
-                infos = await loop.getaddrinfo(host, port, family=family, type=socket.SOCK_STREAM)
-            else:
-                try:
-                    infos = await loop.getaddrinfo(
-                        host, port, family=socket.AF_INET, type=socket.SOCK_STREAM
-                    )
-                except (OSError, UnicodeError) as e:
-                    raise error.DNSLookupError(f"address {host!r} not found: {e}") from None
-                if not infos:
-                    raise error.DNSLookupError(f"address {host!r} not found")
-            sockaddr = infos[0][4]
-            sock = socket.socket(family, socket.SOCK_STREAM)
+            sock = await self._connectSocket(loop)
+            owned, sock = sock, None
+            await self._makeTransport(loop, owned)
+        except asyncio.CancelledError:
+            if sock is not None:
+                sock.close()
+        except Exception as e:
+            if sock is not None:
+                sock.close()
+            if isinstance(e, OSError) and not isinstance(e, (error.DNSLookupError, ssl.SSLError)):
+                e = _connectError(e)
+            try:
+                self.reactor._dispatch(self.failIfNotConnected, e)
+            except Exception:
+                log.err(None, "Unhandled error in clientConnectionFailed")
+
+    async def _connectSocket(self, loop: asyncio.AbstractEventLoop) -> socket.socket:
+        """Resolve, create, bind and connect the socket (closed on failure)."""
+        connector = self.connector
+        host, port = connector.host, connector.port
+        family = socket.AF_INET6 if isIPv6Address(host) else socket.AF_INET
+        if isIPv4Address(host) or family == socket.AF_INET6:
+            infos = await loop.getaddrinfo(host, port, family=family, type=socket.SOCK_STREAM)
+        else:
+            try:
+                infos = await loop.getaddrinfo(
+                    host, port, family=socket.AF_INET, type=socket.SOCK_STREAM
+                )
+            except (OSError, UnicodeError) as e:
+                raise error.DNSLookupError(f"address {host!r} not found: {e}") from None
+            if not infos:
+                raise error.DNSLookupError(f"address {host!r} not found")
+        sockaddr = infos[0][4]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
             sock.setblocking(False)
             if connector.bindAddress is not None:
                 try:
@@ -107,20 +127,17 @@ class Client(Connection):
                 await loop.sock_connect(sock, sockaddr)
             except OSError as e:
                 raise _connectError(e) from None
-            owned, sock = sock, None
-            await loop.create_connection(lambda: self, sock=owned)
-        except asyncio.CancelledError:
-            if sock is not None:
-                sock.close()
-        except Exception as e:
-            if sock is not None:
-                sock.close()
-            if isinstance(e, OSError) and not isinstance(e, error.DNSLookupError):
-                e = _connectError(e)
-            try:
-                self.reactor._dispatch(self.failIfNotConnected, e)
-            except Exception:
-                log.err(None, "Unhandled error in clientConnectionFailed")
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    async def _makeTransport(self, loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+        """Wrap the connected ``sock`` in an asyncio transport driving ``self``.
+
+        Subclasses (TLS) override this to add a handshake.
+        """
+        await loop.create_connection(lambda: self, sock=sock)
 
     def failIfNotConnected(self, err: BaseException) -> None:
         """Report ``err`` to the connector unless already connected.
@@ -210,7 +227,8 @@ class Port:
 
     connected = False
     disconnected = False
-    _realPortNumber: int | None = None
+    _realPortNumber: Any = None
+    _kind = "TCP"
 
     def __init__(
         self,
@@ -241,6 +259,20 @@ class Port:
 
     def startListening(self) -> None:
         """Bind and listen; raises ``CannotListenError`` at once on failure."""
+        sock = self._bindSocket()
+        sock.setblocking(False)
+        self.socket = sock
+        self._realPortNumber = self._listeningName(sock)
+        log.msg(f"{_prefix(self.factory)} starting on {self._realPortNumber}")
+        self.factory.doStart()
+        self.connected = True
+        self.reactor._ports.add(self)
+        loop = self.reactor._getLoop()
+        self._serverTask = asyncio.ensure_future(self._serve(loop, sock), loop=loop)
+        self._serverTask.add_done_callback(self._serving)
+
+    def _bindSocket(self) -> socket.socket:
+        """A bound, listening socket; raises ``CannotListenError``."""
         portNumber = _portNumber(self.port)
         sock = socket.socket(self.addressFamily, socket.SOCK_STREAM)
         try:
@@ -250,18 +282,18 @@ class Port:
         except OSError as e:
             sock.close()
             raise error.CannotListenError(self.interface, self.port, e) from None
-        sock.setblocking(False)
-        self.socket = sock
-        self._realPortNumber = sock.getsockname()[1]
-        log.msg(f"{_prefix(self.factory)} starting on {self._realPortNumber}")
-        self.factory.doStart()
-        self.connected = True
-        self.reactor._ports.add(self)
-        loop = self.reactor._getLoop()
-        self._serverTask = asyncio.ensure_future(
-            loop.create_server(self._buildServer, sock=sock, backlog=self.backlog), loop=loop
-        )
-        self._serverTask.add_done_callback(self._serving)
+        return sock
+
+    def _listeningName(self, sock: socket.socket) -> Any:
+        """What log lines and ``repr`` call this port (the port number)."""
+        return sock.getsockname()[1]
+
+    def _serve(self, loop: asyncio.AbstractEventLoop, sock: socket.socket) -> Any:
+        """Start the asyncio server on ``sock`` (an awaitable of the server).
+
+        Subclasses override this for TLS (``ssl=``) or UNIX sockets.
+        """
+        return loop.create_server(self._buildServer, sock=sock, backlog=self.backlog)
 
     def _buildServer(self) -> Server:
         return Server(self)
@@ -296,7 +328,7 @@ class Port:
 
     def _finishClose(self) -> None:
         self.disconnected = True
-        log.msg(f"(TCP Port {self._realPortNumber} Closed)")
+        log.msg(f"({self._kind} Port {self._realPortNumber} Closed)")
         try:
             self.factory.doStop()
         except Exception:
@@ -406,12 +438,16 @@ class Connector:
         if not self.factoryStarted:
             self.factory.doStart()
             self.factoryStarted = 1
-        self.transport = transport = Client(self)
+        self.transport = transport = self._makeTransport()
         if self.timeout is not None:
             self.timeoutID = self.reactor.callLater(
                 self.timeout, transport.failIfNotConnected, error.TimeoutError()
             )
         self.factory.startedConnecting(self)
+
+    def _makeTransport(self) -> Client:
+        """The transport for one attempt. Twisted: ``BaseConnector._makeTransport``."""
+        return Client(self)
 
     def stopConnecting(self) -> None:
         """Abandon the attempt in progress; the factory sees ``UserError``.
