@@ -64,6 +64,8 @@ class Server(Connection):
 class Client(Connection):
     """An outgoing connection made by a :class:`Connector`. Twisted: ``tcp.Client``."""
 
+    _tlsClientDefault = True
+
     def __init__(self, connector: Connector) -> None:
         super().__init__(connector.reactor)
         self.connector = connector
