@@ -27,6 +27,7 @@ from typing import Any
 from torsion.internet import error
 from torsion.internet._defer import Deferred
 from torsion.internet._loops import newEventLoop
+from torsion.internet._tls import ReactorSSLMixin
 from torsion.internet.base import DelayedCall, ReactorBase, runDelayedCall
 from torsion.python import log
 from torsion.python.failure import Failure
@@ -34,7 +35,7 @@ from torsion.python.failure import Failure
 __all__ = ["AsyncioReactor", "install"]
 
 
-class AsyncioReactor(ReactorBase):
+class AsyncioReactor(ReactorSSLMixin, ReactorBase):
     """A Twisted-style reactor running on an asyncio event loop.
 
     Twisted: ``twisted.internet.asyncioreactor.AsyncioSelectorReactor`` (but
