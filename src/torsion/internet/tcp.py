@@ -139,7 +139,8 @@ class Client(Connection):
 
         Subclasses (TLS) override this to add a handshake.
         """
-        await loop.create_connection(lambda: self, sock=sock)
+        transport, _ = await loop.create_connection(lambda: self, sock=sock)
+        forgetClosedSocket(loop, transport, sock)
 
     def failIfNotConnected(self, err: BaseException) -> None:
         """Report ``err`` to the connector unless already connected.
@@ -200,6 +201,21 @@ class Client(Connection):
 
     def __repr__(self) -> str:
         return f"<{self.__class__} to {self.addr} at {id(self):x}>"
+
+
+def forgetClosedSocket(loop: Any, transport: Any, sock: socket.socket) -> None:
+    """Detach ``sock`` if uvloop closed its fd before attaching it.
+
+    uvloop's ``create_connection(sock=...)`` attaches the socket object to
+    the transport only after ``connection_made`` returned.  When the
+    protocol closed the transport in ``connectionMade``, libuv has already
+    closed the fd and the object would close that fd number again when
+    collected (by then possibly another file).  libuv owns the fd under
+    uvloop in any case, so detaching is safe there; the stdlib loop closes
+    the socket object itself and is left alone.
+    """
+    if transport.is_closing() and not isinstance(loop, asyncio.BaseEventLoop):
+        sock.detach()
 
 
 def _connectError(e: OSError) -> error.ConnectError:
