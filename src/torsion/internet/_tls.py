@@ -249,9 +249,18 @@ def startTLS(
     loop: Any = conn.reactor._getLoop()
     conn.TLS = True
     old.pause_reading()
-    pending = PendingTransport(old, old.abort)
+    handshake: asyncio.Future[Any] | None = None
+
+    def abort() -> None:
+        # Before start_tls has run, cancelling keeps it from touching the
+        # transport at all; later, it makes start_tls close it.
+        if handshake is not None:
+            handshake.cancel()
+        old.abort()
+
+    pending = PendingTransport(old, abort)
     conn._t = pending
-    task = asyncio.ensure_future(
+    handshake = task = asyncio.ensure_future(
         loop.start_tls(
             old,
             conn,
@@ -263,19 +272,24 @@ def startTLS(
         loop=loop,
     )
 
+    def finish(reason: BaseException) -> None:
+        # asyncio's TLS layer does not report a connection lost during the
+        # handshake to the application protocol: do it here, once.
+        if not conn._lost:
+            conn._connectionLost(conn._reason or Failure._withoutTraceback(reason))
+
     def started(task: asyncio.Future[Any]) -> None:
-        if task.cancelled():
-            return
-        exc = task.exception()
-        if exc is not None:
+        new = None if task.cancelled() or task.exception() else task.result()
+        if new is None:
+            exc = None if task.cancelled() else task.exception()
+            reason = _handshakeError(exc or ConnectionAbortedError(), handshakeTimeout)
+            if not isinstance(reason, ssl.SSLError):
+                reason = error.ConnectionLost(str(reason))
             if not conn._lost and conn._reason is None:
-                reason = _handshakeError(exc, handshakeTimeout)
-                if not isinstance(reason, ssl.SSLError):
-                    reason = error.ConnectionLost(str(reason))
                 conn._reason = Failure._withoutTraceback(reason)
             old.abort()
+            loop.call_soon(finish, reason)
             return
-        new = task.result()
         if conn._lost:
             new.abort()
             return
