@@ -51,7 +51,8 @@ class Server(Connection):
             return
         self.sessionno = port.sessionno
         port.sessionno += 1
-        self.logstr = f"{_prefix(protocol)},{self.sessionno},{addr.host}"
+        host = getattr(addr, "host", None) or getattr(addr, "name", None)
+        self.logstr = f"{_prefix(protocol)},{self.sessionno},{host}"
         try:
             self.reactor._dispatch(self._startProtocol, protocol)
         except Exception:
