@@ -28,6 +28,8 @@ from torsion.internet import error
 from torsion.internet._defer import Deferred
 from torsion.internet._loops import newEventLoop
 from torsion.internet._tls import ReactorSSLMixin
+from torsion.internet.udp import ReactorUDPMixin
+from torsion.internet.unix import ReactorUNIXMixin
 from torsion.internet.base import DelayedCall, ReactorBase, runDelayedCall
 from torsion.python import log
 from torsion.python.failure import Failure
@@ -35,7 +37,7 @@ from torsion.python.failure import Failure
 __all__ = ["AsyncioReactor", "install"]
 
 
-class AsyncioReactor(ReactorSSLMixin, ReactorBase):
+class AsyncioReactor(ReactorSSLMixin, ReactorUNIXMixin, ReactorUDPMixin, ReactorBase):
     """A Twisted-style reactor running on an asyncio event loop.
 
     Twisted: ``twisted.internet.asyncioreactor.AsyncioSelectorReactor`` (but
