@@ -1,0 +1,88 @@
+"""Pipes as Twisted transports: one :class:`Connection` per pipe end.
+
+A child process's stdin/stdout/stderr (and standard I/O) are pipes the
+event loop drives with ``connect_read_pipe``/``connect_write_pipe``.  Each
+end is a :class:`PipeConnection`, the stream :class:`Connection` used by
+TCP, so pipes get the same write coalescing, flow control, producers and
+``loseConnection`` flushing.  The loop's pipe transport arrives after a
+coroutine, so the connection starts on a :class:`PendingTransport` (writes
+wait there, in order) and switches when the loop hands it the transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+from torsion.internet._pending import PendingTransport
+from torsion.internet._stream import Connection
+from torsion.python import log
+
+__all__ = ["PipeConnection", "openPipe"]
+
+
+class PipeConnection(Connection):
+    """One pipe end driven by the loop, connected to ``protocol`` at once."""
+
+    def __init__(self, reactor: Any, protocol: Any) -> None:
+        super().__init__(reactor)
+        self._pendingTransport = PendingTransport()
+        self._t = self._pendingTransport
+        self.logstr = f"{type(protocol).__name__},pipe"
+        self.reactor._dispatch(self._startProtocol, protocol)
+
+    def connection_made(self, transport: Any) -> None:
+        # Replay on the next iteration: uvloop attaches the pipe object to
+        # its transport only after connection_made returns, and closing the
+        # transport before that would leave the object holding a closed fd.
+        self.reactor._getLoop().call_soon(self._attach, transport)
+
+    def _attach(self, transport: Any) -> None:
+        if self._lost:
+            transport.abort()
+            return
+        pending = self._pendingTransport
+        self._t = transport
+        pending.attach(transport)
+
+    def _failedToOpen(self, exc: BaseException) -> None:
+        if not self._lost:
+            from torsion.python.failure import Failure
+
+            self._connectionLost(Failure._withoutTraceback(exc))
+
+    def getHost(self) -> Any:
+        raise NotImplementedError("pipes have no address")
+
+    getPeer = getHost
+
+
+def openPipe(reactor: Any, fd: int, protocol: Any, reading: bool) -> PipeConnection:
+    """Connect ``protocol`` to the pipe end ``fd`` (which the connection owns).
+
+    Args:
+        reactor: the reactor.
+        fd: the file descriptor; closed when the connection ends.
+        protocol: gets ``makeConnection``, ``dataReceived``, ``connectionLost``.
+        reading: True to read from ``fd``, False to write to it.
+    """
+    conn = PipeConnection(reactor, protocol)
+    loop: Any = reactor._getLoop()
+    pipe = os.fdopen(fd, "rb" if reading else "wb", buffering=0)
+    connect = loop.connect_read_pipe if reading else loop.connect_write_pipe
+    task = asyncio.ensure_future(connect(lambda: conn, pipe), loop=loop)
+
+    def opened(task: asyncio.Future[Any]) -> None:
+        if task.cancelled():
+            pipe.close()
+            conn._failedToOpen(ConnectionError("opening the pipe was cancelled"))
+            return
+        exc = task.exception()
+        if exc is not None:
+            log.err(exc, f"Could not watch file descriptor {fd}")
+            pipe.close()
+            conn._failedToOpen(exc)
+
+    task.add_done_callback(opened)
+    return conn
