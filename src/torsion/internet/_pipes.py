@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import stat
 from typing import Any
 
 from torsion.internet._pending import PendingTransport
@@ -20,6 +21,94 @@ from torsion.internet._stream import Connection
 from torsion.python import log
 
 __all__ = ["PipeConnection", "openPipe"]
+
+_CHUNK = 65536
+
+
+def _pollable(fd: int) -> bool:
+    """Whether the loop can watch ``fd`` (pipes, sockets and terminals can;
+    regular files and /dev/null cannot be registered with epoll)."""
+    mode = os.fstat(fd).st_mode
+    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+        return True
+    return stat.S_ISCHR(mode) and os.isatty(fd)
+
+
+class _FileTransport:
+    """A minimal asyncio-style transport for a regular file or /dev/null.
+
+    Reading happens in chunks, one per loop iteration (a file never blocks
+    for long); writing is a plain ``os.write``.
+    """
+
+    def __init__(self, loop: Any, protocol: Any, fd: int, reading: bool) -> None:
+        self._loop = loop
+        self._protocol = protocol
+        self._fd = fd
+        self._reading = reading
+        self._paused = False
+        self._closed = False
+
+    def _read(self) -> None:
+        if self._closed or self._paused:
+            return
+        try:
+            data = os.read(self._fd, _CHUNK)
+        except OSError as e:
+            self._close(e)
+            return
+        if not data:
+            self._protocol.eof_received()
+            self._close(None)
+            return
+        self._protocol.data_received(data)
+        self._loop.call_soon(self._read)
+
+    def write(self, data: bytes) -> None:
+        if self._closed:
+            return
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self._fd, view) :]
+        except OSError as e:
+            self._close(e)
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return default
+
+    def pause_reading(self) -> None:
+        self._paused = True
+
+    def resume_reading(self) -> None:
+        if self._paused:
+            self._paused = False
+            if self._reading:
+                self._loop.call_soon(self._read)
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None:
+        self.close()
+
+    def is_closing(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        self._close(None)
+
+    abort = close
+
+    def _close(self, exc: Exception | None) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        os.close(self._fd)
+        self._loop.call_soon(self._protocol.connection_lost, exc)
 
 
 class PipeConnection(Connection):
@@ -69,6 +158,12 @@ def openPipe(reactor: Any, fd: int, protocol: Any, reading: bool) -> PipeConnect
     """
     conn = PipeConnection(reactor, protocol)
     loop: Any = reactor._getLoop()
+    if not _pollable(fd):
+        transport = _FileTransport(loop, conn, fd, reading)
+        loop.call_soon(conn.connection_made, transport)
+        if reading:
+            loop.call_soon(transport._read)
+        return conn
     pipe = os.fdopen(fd, "rb" if reading else "wb", buffering=0)
     connect = loop.connect_read_pipe if reading else loop.connect_write_pipe
     task = asyncio.ensure_future(connect(lambda: conn, pipe), loop=loop)
