@@ -182,9 +182,11 @@ class StandardIO:
             self._reader.loseConnection()
 
     def _note(self, reason: Failure) -> None:
-        if self._reason is None or self._reason.check(error.ConnectionDone):
-            if not reason.check(error.ConnectionDone) or self._reason is None:
-                self._reason = reason
+        """Keep the first reason, unless a later one says something went wrong."""
+        if self._reason is None or (
+            self._reason.check(error.ConnectionDone) and not reason.check(error.ConnectionDone)
+        ):
+            self._reason = reason
 
     def _finish(self) -> None:
         if self.disconnected:
