@@ -215,6 +215,7 @@ def startTLS(
     normal: bool = True,
     handshakeTimeout: float = HANDSHAKE_TIMEOUT,
     shutdownTimeout: float = SHUTDOWN_TIMEOUT,
+    onHandshake: Any = None,
 ) -> None:
     """Layer TLS over the live connection ``conn`` (STARTTLS).
 
@@ -231,6 +232,9 @@ def startTLS(
         normal: True to take the TLS role matching the connection's (client
             for connections we made, server for accepted ones); False for
             the other one.
+        handshakeTimeout: seconds the handshake may take.
+        shutdownTimeout: seconds to wait for the peer's close_notify.
+        onHandshake: called with no argument once the handshake succeeded.
 
     Raises:
         RuntimeError: if TLS is already active on the connection.
@@ -299,6 +303,12 @@ def startTLS(
         except Exception:
             log.err(None, "Error sending data queued during the TLS handshake")
             new.abort()
+            return
+        if onHandshake is not None:
+            try:
+                conn.reactor._dispatch(onHandshake)
+            except Exception:
+                conn._protocolError()
 
     task.add_done_callback(started)
 
