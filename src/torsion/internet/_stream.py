@@ -45,7 +45,7 @@ def _lost() -> Failure:
     return Failure._withoutTraceback(error.ConnectionLost())
 
 
-class Connection(asyncio.Protocol):
+class Connection(asyncio.BaseProtocol):
     """A TCP connection: Twisted's ``ITCPTransport`` over an asyncio transport.
 
     Twisted: ``twisted.internet.tcp.Connection``.
@@ -88,6 +88,10 @@ class Connection(asyncio.Protocol):
         self._host: IPv4Address | IPv6Address | None = None
 
     # -- asyncio.Protocol side ----------------------------------------------
+    # (Connection derives from BaseProtocol, not Protocol, only so that the
+    # TLS connections of _tls can also be buffered protocols: uvloop's TLS
+    # layer takes the buffered path only for protocols that are not
+    # asyncio.Protocol instances.)
 
     def _startProtocol(self, protocol: Any) -> None:
         """Attach ``protocol`` and run its ``makeConnection`` (in a dispatch)."""
