@@ -402,3 +402,25 @@ def test_wrong_context_types_rejected(reactor: Any) -> None:
         reactor.listenSSL(0, protocol.Factory(), clientContext(), interface="127.0.0.1")
     with pytest.raises(TypeError, match="neither an ssl.SSLContext"):
         reactor.connectSSL("127.0.0.1", 1, protocol.ClientFactory(), object())
+
+
+def test_tls_reads_use_the_shared_buffer(reactor: Any) -> None:
+    """The loop's TLS layer decrypts into the reactor's buffer (buffered protocol path)."""
+    import asyncio
+
+    from torsion.internet import _tls
+
+    assert issubclass(_tls.Server, asyncio.BufferedProtocol)
+    assert not issubclass(_tls.Server, asyncio.Protocol)  # uvloop's condition
+    port = listenEcho(reactor)
+    done: Deferred[Any] = Deferred()
+    reactor.connectSSL(
+        "127.0.0.1",
+        port.getHost().port,
+        protocol.ClientFactory.forProtocol(lambda: Collect(b"q" * 50_000, done)),
+        clientContext(),
+    )
+    received, _ = runUntil(reactor, done)
+    assert received == b"q" * 50_000
+    assert len(reactor._tlsReadBuffer) == 256 * 1024
+    runUntil(reactor, port.stopListening())

@@ -106,7 +106,32 @@ def _handshakeError(exc: BaseException, handshakeTimeout: float) -> BaseExceptio
     return error.SSLError(string=f"connection lost during the TLS handshake ({exc!r})")
 
 
-class Server(tcp.Server):
+_READ_BUFFER = 256 * 1024
+
+
+class _BufferedReading(asyncio.BufferedProtocol):
+    """Let the loop's TLS layer decrypt into one buffer per reactor.
+
+    Given a plain protocol, asyncio's and uvloop's TLS layers read each
+    chunk of plaintext into a new bytes object of their maximum read size
+    (256 KiB); given a buffered protocol they decrypt into its buffer.  The
+    buffer is shared by the reactor's TLS connections: the data is copied
+    out in ``buffer_updated`` before any protocol code runs.
+    """
+
+    reactor: Any
+
+    def get_buffer(self, sizehint: int) -> Any:
+        buffer = getattr(self.reactor, "_tlsReadBuffer", None)
+        if buffer is None:
+            buffer = self.reactor._tlsReadBuffer = memoryview(bytearray(_READ_BUFFER))
+        return buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(bytes(self.reactor._tlsReadBuffer[:nbytes]))  # type: ignore[attr-defined]
+
+
+class Server(tcp.Server, _BufferedReading):
     """A TLS connection accepted by a :class:`Port`. Twisted: ``ssl.Server``."""
 
     TLS = True
@@ -158,7 +183,7 @@ class Port(tcp.Port):
         )
 
 
-class Client(tcp.Client):
+class Client(tcp.Client, _BufferedReading):
     """An outgoing TLS connection. Twisted: ``ssl.Client``."""
 
     TLS = True
