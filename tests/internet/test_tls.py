@@ -4,6 +4,7 @@ flushing before close_notify and truncation."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 from typing import Any
@@ -424,3 +425,37 @@ def test_tls_reads_use_the_shared_buffer(reactor: Any) -> None:
     assert received == b"q" * 50_000
     assert len(reactor._tlsReadBuffer) == 256 * 1024
     runUntil(reactor, port.stopListening())
+
+
+def test_closed_tls_connections_are_collectable(reactor: Any) -> None:
+    """After close, the connection objects of both sides can be garbage-collected."""
+    import gc
+    import weakref
+
+    refs: list[Any] = []
+
+    class Track(Echo):
+        def connectionMade(self) -> None:
+            refs.append(weakref.ref(self.transport))
+
+    port = reactor.listenSSL(
+        0, protocol.Factory.forProtocol(Track), serverContext(), interface="127.0.0.1"
+    )
+    for _ in range(3):
+        done: Deferred[Any] = Deferred()
+        client = Collect(b"w" * 1000, done)
+        reactor.connectSSL(
+            "127.0.0.1",
+            port.getHost().port,
+            protocol.ClientFactory.forProtocol(lambda c=client: c),
+            clientContext(),
+        )
+        runUntil(reactor, done)
+        refs.append(weakref.ref(client.transport))
+        del client
+    runUntil(reactor, port.stopListening())
+    for _ in range(5):
+        reactor.loop.run_until_complete(asyncio.sleep(0))
+    gc.collect()
+    assert len(refs) == 6
+    assert [r() for r in refs] == [None] * 6
