@@ -307,3 +307,23 @@ def test_server_sees_python_ssl_recvall(reactor: Any) -> None:
     a.close()
     assert recvAll(b) == b"x"
     b.close()
+
+
+def test_starttls_over_unix_socket(reactor: Any, tmp_path: Any) -> None:
+    """STARTTLS works on UNIX connections, the host name coming from the options."""
+    from torsion.internet.ssl import Certificate, optionsForClientTLS
+
+    serverLost: Deferred[Any] = Deferred()
+    path = str(tmp_path / "starttls.sock")
+    port = reactor.listenUNIX(
+        path, protocol.Factory.forProtocol(lambda: StartTLSServer(serverContext(), serverLost))
+    )
+    done: Deferred[Any] = Deferred()
+    options = optionsForClientTLS("localhost", trustRoot=Certificate.loadPEM(ca().certPEM))
+    client = StartTLSClient(options, done)
+    reactor.connectUNIX(path, protocol.ClientFactory.forProtocol(lambda: client))
+    [reason] = runUntil(reactor, done)
+    runUntil(reactor, serverLost)
+    assert client.secure == b"first-secret;SECRET-FROM-CLIENT"
+    assert reason.check(error.ConnectionDone)
+    runUntil(reactor, port.stopListening())

@@ -272,7 +272,10 @@ def startTLS(
         return
     if client and hostname is None:
         connector = getattr(conn, "connector", None)
-        hostname = connector.host if connector is not None else conn.getPeer().host
+        if connector is not None and not hasattr(connector, "address"):
+            hostname = connector.host  # the name given to connectTCP
+        else:
+            hostname = getattr(conn.getPeer(), "host", None)  # None for UNIX sockets
     conn._flush()
     old = conn._t
     loop: Any = conn.reactor._getLoop()
