@@ -285,3 +285,19 @@ def test_pty_input(reactor: Any) -> None:
     [reason] = runUntil(reactor, proto.ended)
     assert reason.check(error.ProcessDone)
     assert bytes(proto.out[1]).count(b"typed") == 2  # the terminal's echo and cat's copy
+
+
+def test_reactor_shutdown_releases_running_children(reactor: Any) -> None:
+    """Stopping the reactor closes our pipes and watchers; the child is not signalled."""
+    proto = Recorder()
+    proc = reactor.spawnProcess(proto, "sleep", ["sleep", "30"], env=None)
+    pid = proc.pid
+    reactor.callLater(0.05, reactor.stop)
+    reactor.run(installSignalHandlers=False)
+    try:
+        assert not reactor._connections
+        assert not reactor._processes
+        assert os.waitpid(pid, os.WNOHANG) == (0, 0)  # still running
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)

@@ -111,8 +111,25 @@ class _FileTransport:
         self._loop.call_soon(self._protocol.connection_lost, exc)
 
 
+class _AbortByClosing:
+    """Read-pipe transports cannot ``abort`` (asyncio's lacks the method,
+    uvloop's raises NotImplementedError); closing one is the same, as a read
+    pipe has nothing buffered to flush."""
+
+    def __init__(self, transport: Any) -> None:
+        self._transport = transport
+
+    def abort(self) -> None:
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class PipeConnection(Connection):
     """One pipe end driven by the loop, connected to ``protocol`` at once."""
+
+    _reading = False
 
     def __init__(self, reactor: Any, protocol: Any) -> None:
         super().__init__(reactor)
@@ -128,6 +145,8 @@ class PipeConnection(Connection):
         self.reactor._getLoop().call_soon(self._attach, transport)
 
     def _attach(self, transport: Any) -> None:
+        if self._reading:
+            transport = _AbortByClosing(transport)
         if self._lost:
             transport.abort()
             return
@@ -157,6 +176,7 @@ def openPipe(reactor: Any, fd: int, protocol: Any, reading: bool) -> PipeConnect
         reading: True to read from ``fd``, False to write to it.
     """
     conn = PipeConnection(reactor, protocol)
+    conn._reading = reading
     loop: Any = reactor._getLoop()
     if not _pollable(fd):
         transport = _FileTransport(loop, conn, fd, reading)

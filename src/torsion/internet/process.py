@@ -596,8 +596,18 @@ class ReactorProcessMixin:
             OSError: if the program cannot be started (e.g. not found).
             ValueError: for ``childFDs`` with ``usePTY``.
         """
+        if usePTY and childFDs is not None:
+            raise ValueError("Using childFDs is not supported with usePTY=True.")
+        if not self.__dict__.get("_processShutdownHooked"):
+            self.__dict__["_processShutdownHooked"] = True
+            self.addSystemEventTrigger(  # type: ignore[attr-defined]
+                "during", "shutdown", self._shutdownProcesses
+            )
         if usePTY:
-            if childFDs is not None:
-                raise ValueError("Using childFDs is not supported with usePTY=True.")
             return PTYProcess(self, executable, args, env, path, processProtocol, uid, gid, usePTY)
         return Process(self, executable, args, env, path, processProtocol, uid, gid, childFDs)
+
+    def _shutdownProcesses(self) -> None:
+        """Stop watching children and close our pipe ends (children keep running)."""
+        for proc in list(self._processes):
+            proc._shutdown()
