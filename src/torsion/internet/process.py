@@ -15,18 +15,21 @@ closed, so all output has been delivered.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torsion.internet import error
 from torsion.internet._pipes import PipeConnection, openPipe
+from torsion.internet._spawn import applyPlan, exitReason, fdPlan, ignoredSignals
 from torsion.python import log
 from torsion.python.failure import Failure
+
+if TYPE_CHECKING:
+    from torsion.internet._pty import PTYProcess as PTYProcess
 
 __all__ = ["PTYProcess", "Process", "ReactorProcessMixin"]
 
@@ -50,82 +53,6 @@ class _PipeEnd:
 
     def connectionLost(self, reason: Failure) -> None:
         self.process.childConnectionLost(self.childFD, reason)
-
-
-def _openFds() -> list[int]:
-    for directory in ("/proc/self/fd", "/dev/fd"):
-        try:
-            return sorted(int(name) for name in os.listdir(directory))
-        except OSError:
-            continue
-    return list(range(256))
-
-
-def _fdPlan(fdmap: Mapping[int, int]) -> tuple[list[tuple[Any, ...]], list[int]]:
-    """File actions putting parent fd ``fdmap[c]`` at child fd ``c``.
-
-    Every source is first copied above all fds involved, then copied to its
-    target, so overlapping sources and targets (``{1: 2, 2: 1}``, or a
-    descriptor kept at its own number) cannot clobber each other.  Open,
-    inheritable descriptors not in the map are closed.
-
-    Returns:
-        ``(actions, targets)`` where an action is ``("dup2", src, dst)`` or
-        ``("close", fd)``.
-    """
-    items = sorted(fdmap.items())
-    top = max([0, *fdmap.keys(), *fdmap.values()])
-    actions: list[tuple[Any, ...]] = []
-    temps = {}
-    for offset, (child, parent) in enumerate(items, start=1):
-        temps[child] = top + offset
-        actions.append(("dup2", parent, top + offset))
-    for child, _ in items:
-        actions.append(("dup2", temps[child], child))
-    for child, _ in items:
-        actions.append(("close", temps[child]))
-    for fd in _openFds():
-        if fd in fdmap or fd in temps.values():
-            continue
-        try:
-            inheritable = os.get_inheritable(fd)
-        except OSError:
-            continue
-        if inheritable or fd <= 2:
-            actions.append(("close", fd))
-    return actions, list(fdmap)
-
-
-def _applyPlan(actions: list[tuple[Any, ...]]) -> None:  # pragma: no cover - child
-    """Run the plan in a forked child (``preexec_fn``)."""
-    for action in actions:
-        if action[0] == "dup2":
-            os.dup2(action[1], action[2])
-        else:
-            try:
-                os.close(action[1])
-            except OSError:
-                pass
-
-
-def _ignoredSignals() -> list[int]:
-    ignored = []
-    for number in range(1, signal.NSIG):
-        try:
-            if signal.getsignal(number) == signal.SIG_IGN:
-                ignored.append(number)
-        except (ValueError, OSError):
-            continue
-    return ignored
-
-
-def _exitReason(status: int) -> BaseException:
-    if os.WIFEXITED(status):
-        code = os.WEXITSTATUS(status)
-        if code == 0:
-            return error.ProcessDone(status)
-        return error.ProcessTerminated(code, None, status)
-    return error.ProcessTerminated(None, os.WTERMSIG(status), status)
 
 
 class Process:
@@ -210,7 +137,7 @@ class Process:
         fdmap: dict[int, int],
     ) -> int:
         env = os.environ if environment is None else environment
-        actions, _ = _fdPlan(fdmap)
+        actions, _ = fdPlan(fdmap)
         sameDir = path is None or os.path.abspath(path) == os.path.abspath(".")
         if uid is None and gid is None and sameDir and hasattr(os, "posix_spawnp"):
             fileActions = [
@@ -224,7 +151,7 @@ class Process:
                 list(args),
                 env,
                 file_actions=fileActions,
-                setsigdef=_ignoredSignals(),
+                setsigdef=ignoredSignals(),
             )
         self._popen = subprocess.Popen(
             list(args),
@@ -234,7 +161,7 @@ class Process:
             user=uid,
             group=gid,
             close_fds=False,
-            preexec_fn=lambda: _applyPlan(actions),
+            preexec_fn=lambda: applyPlan(actions),
         )
         return self._popen.pid
 
@@ -298,7 +225,7 @@ class Process:
             self._popen.returncode = -1 if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
         if self.proto is not None:
             try:
-                self.proto.processExited(Failure._withoutTraceback(_exitReason(status)))
+                self.proto.processExited(Failure._withoutTraceback(exitReason(status)))
             except Exception:
                 log.err(None, "Unhandled error in processExited")
         self.maybeCallProcessEnded()
@@ -311,7 +238,7 @@ class Process:
         self.reactor._processes.discard(self)
         assert self.status is not None
         try:
-            proto.processEnded(Failure._withoutTraceback(_exitReason(self.status)))
+            proto.processEnded(Failure._withoutTraceback(exitReason(self.status)))
         except Exception:
             log.err(None, "Unhandled error in processEnded")
 
@@ -427,133 +354,6 @@ class Process:
         return f"<{type(self).__name__} pid={self.pid} status={self.status}>"
 
 
-class PTYProcess(Process):
-    """A child process on a pseudo-terminal. Twisted: ``process.PTYProcess``.
-
-    The child's stdin, stdout and stderr are the terminal; everything it
-    writes arrives as ``childDataReceived(1, data)``.  ``closeStdin`` and
-    friends do nothing (a terminal is closed as a whole, by
-    ``loseConnection``).
-    """
-
-    def __init__(
-        self,
-        reactor: Any,
-        executable: str | bytes,
-        args: Sequence[str | bytes],
-        environment: Mapping[Any, Any] | None,
-        path: str | bytes | None,
-        proto: Any,
-        uid: int | None = None,
-        gid: int | None = None,
-        usePTY: Any = True,
-    ) -> None:
-        import pty
-
-        self.reactor = reactor
-        self.proto = proto
-        self.pipes = {}
-        self._reapers = []
-        self._ended = False
-        if isinstance(usePTY, (tuple, list)):
-            master, slave = usePTY[0], usePTY[1]
-        else:
-            master, slave = pty.openpty()
-        try:
-            self._popen = subprocess.Popen(
-                list(args),
-                executable=executable,
-                env=os.environ if environment is None else environment,
-                cwd=path,
-                user=uid,
-                group=gid,
-                stdin=slave,
-                stdout=slave,
-                stderr=slave,
-                start_new_session=True,
-                preexec_fn=_takeTerminal,
-            )
-        except BaseException:
-            os.close(master)
-            os.close(slave)
-            raise
-        os.close(slave)
-        # Keep the terminal open until the child is reaped: closing the last
-        # master descriptor hangs it up (SIGHUP), and our transports close
-        # theirs as soon as reading fails, possibly before the child exits.
-        self._held: int | None = os.dup(master)
-        self.pid = self._popen.pid
-        self.reactor._processes.add(self)
-        self._watchExit()
-        if isinstance(reactor._getLoop(), asyncio.BaseEventLoop):
-            writer = os.dup(master)
-            self.pipes[1] = openPipe(reactor, master, _PipeEnd(self, 1), True)
-            self.pipes[0] = openPipe(reactor, writer, _PipeEnd(self, 0), False)
-        else:
-            # uvloop's write-pipe transport also reads a duplex descriptor
-            # and hands the data to the protocol: one transport does both.
-            self.pipes[1] = openPipe(reactor, master, _PipeEnd(self, 1), False)
-        try:
-            self.reactor._dispatch(proto.makeConnection, self)
-        except Exception:
-            log.err(None, f"Unhandled error in {proto!r}.makeConnection")
-
-    def childConnectionLost(self, childFD: int, reason: Failure) -> None:
-        self.pipes.pop(childFD, None)
-        if childFD == 1:
-            # The terminal is gone: so is the way to write to it.
-            writer = self.pipes.get(0)
-            if writer is not None:
-                writer.abortConnection()
-        self.maybeCallProcessEnded()
-
-    def processEnded(self, status: int) -> None:
-        self._release()
-        super().processEnded(status)
-
-    def _shutdown(self) -> None:
-        self._release()
-        super()._shutdown()
-
-    def _release(self) -> None:
-        if self._held is not None:
-            os.close(self._held)
-            self._held = None
-
-    def closeChildFD(self, childFD: int) -> None:
-        pass
-
-    def _writer(self) -> PipeConnection | None:
-        return self.pipes.get(0) or self.pipes.get(1)
-
-    def write(self, data: bytes) -> None:
-        """Write to the terminal (the child's input)."""
-        writer = self._writer()
-        if writer is not None:
-            writer.write(data)
-
-    def writeSequence(self, seq: Sequence[bytes]) -> None:
-        writer = self._writer()
-        if writer is not None:
-            writer.writeSequence(seq)
-
-    def writeToChild(self, childFD: int, data: bytes) -> None:
-        raise NotImplementedError("a PTY process has only the terminal")
-
-    def loseConnection(self) -> None:
-        """Close the terminal."""
-        for pipe in list(self.pipes.values()):
-            pipe.loseConnection()
-
-
-def _takeTerminal() -> None:
-    """In the child: make stdin (the terminal) the controlling terminal."""
-    import fcntl
-    import termios
-
-    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
-
 class ReactorProcessMixin:
     """``IReactorProcess`` for the asyncio reactor."""
 
@@ -604,6 +404,8 @@ class ReactorProcessMixin:
                 "during", "shutdown", self._shutdownProcesses
             )
         if usePTY:
+            from torsion.internet._pty import PTYProcess
+
             return PTYProcess(self, executable, args, env, path, processProtocol, uid, gid, usePTY)
         return Process(self, executable, args, env, path, processProtocol, uid, gid, childFDs)
 
@@ -611,3 +413,12 @@ class ReactorProcessMixin:
         """Stop watching children and close our pipe ends (children keep running)."""
         for proc in list(self._processes):
             proc._shutdown()
+
+
+def __getattr__(name: str) -> Any:
+    # PTYProcess lives in _pty (it subclasses Process); import it on demand.
+    if name == "PTYProcess":
+        from torsion.internet._pty import PTYProcess
+
+        return PTYProcess
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
