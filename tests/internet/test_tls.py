@@ -459,3 +459,56 @@ def test_closed_tls_connections_are_collectable(reactor: Any) -> None:
     gc.collect()
     assert len(refs) == 6
     assert [r() for r in refs] == [None] * 6
+
+
+def test_bytes_after_close_notify_are_ignored(reactor: Any) -> None:
+    """Garbage sent after the peer's close_notify is dropped; the close is clean."""
+    got: list[bytes] = []
+    lost: Deferred[Any] = Deferred()
+
+    class Record(protocol.Protocol):
+        def dataReceived(self, data: bytes) -> None:
+            got.append(data)
+
+        def connectionLost(self, reason: Any) -> None:
+            lost.callback([reason])
+
+    port = reactor.listenSSL(
+        0, protocol.Factory.forProtocol(Record), serverContext(), interface="127.0.0.1"
+    )
+    number = port.getHost().port
+
+    def client() -> None:
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = clientContext().wrap_bio(incoming, outgoing, server_hostname="localhost")
+        with socket.create_connection(("127.0.0.1", number), timeout=10) as raw:
+
+            def pump(step: Any) -> None:
+                while True:
+                    try:
+                        step()
+                        raw.sendall(outgoing.read())
+                        return
+                    except ssl.SSLWantReadError:
+                        raw.sendall(outgoing.read())
+                        incoming.write(raw.recv(65536))
+
+            pump(tls.do_handshake)
+            tls.write(b"hello")
+            raw.sendall(outgoing.read())
+            try:
+                tls.unwrap()  # queues our close_notify
+            except ssl.SSLWantReadError:
+                pass
+            raw.sendall(outgoing.read() + b"\x17\x03\x03\x00\x05garbage after close_notify")
+            try:
+                while raw.recv(65536):
+                    pass
+            except ConnectionResetError:
+                pass  # the server may close with the garbage unread
+
+    runUntil(reactor, inThread(reactor, client))
+    [reason] = runUntil(reactor, lost)
+    assert b"".join(got) == b"hello"
+    assert reason.check(error.ConnectionDone)
+    runUntil(reactor, port.stopListening())
