@@ -120,15 +120,32 @@ class _BufferedReading(asyncio.BufferedProtocol):
     """
 
     reactor: Any
+    _readBuffer: Any = None
 
     def get_buffer(self, sizehint: int) -> Any:
-        buffer = getattr(self.reactor, "_tlsReadBuffer", None)
+        buffer = self._readBuffer
         if buffer is None:
-            buffer = self.reactor._tlsReadBuffer = memoryview(bytearray(_READ_BUFFER))
+            buffer = getattr(self.reactor, "_tlsReadBuffer", None)
+            if buffer is None:
+                buffer = self.reactor._tlsReadBuffer = memoryview(bytearray(_READ_BUFFER))
+            self._readBuffer = buffer
         return buffer
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.data_received(bytes(self.reactor._tlsReadBuffer[:nbytes]))  # type: ignore[attr-defined]
+        # Connection.data_received, inlined: this is the TLS hot path.
+        data = bytes(self._readBuffer[:nbytes])
+        reactor = self.reactor
+        outer = reactor._dispatching
+        reactor._dispatching = True
+        try:
+            self._dataReceived(data)  # type: ignore[attr-defined]
+        except Exception:
+            self._protocolError()  # type: ignore[attr-defined]
+        finally:
+            if not outer:
+                reactor._dispatching = False
+        if not outer and reactor._dirty:
+            reactor._flushDirty()
 
 
 class Server(tcp.Server, _BufferedReading):
