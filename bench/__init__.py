@@ -1,1 +1,1 @@
-"""Benchmarks (run as scripts, e.g. ``python -m bench.echo``; not part of the test suite)."""
+"""Benchmarks (scripts, not tests): ``python -m bench.<name>``."""

@@ -147,7 +147,7 @@ def test_client_descriptions(description: str, expected: Any) -> None:
         ("server", "unix:/s:mode=999", "mode must be octal permissions"),
         ("server", "unix:", "address must not be empty"),
         ("server", "unix:/a\x00b", "must not contain a NUL"),
-        ("server", "nope:80", "unknown endpoint type 'nope' (known: tcp, tcp6, unix)"),
+        ("server", "nope:80", "unknown endpoint type 'nope' (known: ssl, tcp, tcp6, unix)"),
         ("server", "80", "unknown endpoint type '80'"),
         ("client", "tcp:example.com", "'tcp' needs the argument 'port'"),
         ("client", "tcp::80", "host must not be empty"),
@@ -310,3 +310,15 @@ def test_accepted_descriptions_match_twisted(description: str) -> None:
         if isinstance(getattr(endpoint, "_timeout", 0), float):
             continue  # torsion also accepts fractional timeouts; Twisted wants an int.
         assert state(endpoint) == state(theirs(TwistedMemoryReactor(), description))
+
+
+def test_tls_prefixes_are_registered() -> None:
+    """ssl: (server and client) and tls: (client) strings build TLS endpoints."""
+
+    clientFromString = endpoints.clientFromString
+    client = clientFromString(MemoryReactor(), "tls:example.com:443")
+    assert type(client).__name__ == "SSL4ClientEndpoint"
+    client = clientFromString(MemoryReactor(), "ssl:host=example.com:port=443")
+    assert type(client).__name__ == "SSL4ClientEndpoint"
+    with pytest.raises(ValueError, match="unexpected keyword argument 'nonsense'"):
+        clientFromString(MemoryReactor(), "tls:example.com:443:nonsense=1")

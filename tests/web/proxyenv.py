@@ -101,8 +101,11 @@ class Env:
         return f"http://127.0.0.1:{self.proxyPort.getHost().port}"
 
     def curl(self, *args: str, timeout: float = 20.0) -> tuple[int, bytes, bytes]:
-        return runUntil(self.reactor, runProcess(self.reactor, "curl", "-sS", "-x", self.proxyURL, *args),  # noqa: E501
-                        timeout)
+        return runUntil(
+            self.reactor,
+            runProcess(self.reactor, "curl", "-sS", "-x", self.proxyURL, *args),  # noqa: E501
+            timeout,
+        )
 
     def raw(self, data: bytes, timeout: float = 10.0) -> bytes:
         """Send ``data`` to the proxy on a raw connection; return all it answers."""

@@ -60,7 +60,9 @@ def test_chunkedResponseForHttp11() -> None:
 
     ch, tr, _ = makeChannel(Chunky)
     ch.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-    assert tr.value().endswith(b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")  # noqa: E501
+    assert tr.value().endswith(
+        b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+    )  # noqa: E501
 
 
 def test_http10ClosesAfterResponse() -> None:

@@ -202,10 +202,30 @@ def test_fuzzAnyBytes(data: bytes) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.sampled_from([
-    b"GET ", b"POST ", b"/x", b" HTTP/1.1", b"\r\n", b"Host: a", b"Content-Length: 3",
-    b"Transfer-Encoding: chunked", b"abc", b"0\r\n", b"3\r\n", b":", b" ", b"\n", b"\r",
-]), max_size=30))
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                b"GET ",
+                b"POST ",
+                b"/x",
+                b" HTTP/1.1",
+                b"\r\n",
+                b"Host: a",
+                b"Content-Length: 3",
+                b"Transfer-Encoding: chunked",
+                b"abc",
+                b"0\r\n",
+                b"3\r\n",
+                b":",
+                b" ",
+                b"\n",
+                b"\r",
+            ]
+        ),
+        max_size=30,
+    )
+)
 def test_fuzzHttpLikeTokens(parts: list[bytes]) -> None:
     """HTTP-shaped token soup never raises anything but HTTPParseError."""
     data = b"".join(parts)

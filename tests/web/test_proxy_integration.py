@@ -96,8 +96,10 @@ def test_pipeliningOrder(env: Env) -> None:
         b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % env.url(n, f"/p{i}").encode()
         for i, n in enumerate([1, 0, 1, 0])
     )
-    out = env.raw(reqs + b"GET " + env.url(0, "/last").encode() + b" HTTP/1.1\r\nHost: x\r\n"
-                  b"Connection: close\r\n\r\n")
+    out = env.raw(
+        reqs + b"GET " + env.url(0, "/last").encode() + b" HTTP/1.1\r\nHost: x\r\n"
+        b"Connection: close\r\n\r\n"
+    )
     positions = [out.index(b"to /p%d" % i) for i in range(4)] + [out.index(b"to /last")]
     assert positions == sorted(positions)
     assert out.count(b"HTTP/1.1 200 OK") == 5
@@ -108,15 +110,26 @@ def test_download100MiB_memoryBounded(reactor: Any, tmp_path: Path) -> None:
     env = Env(reactor)
     proc = subprocess.Popen(
         [sys.executable, "-m", "torsion", "proxy", "--listen", "tcp:0:interface=127.0.0.1"],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         line = proc.stdout.readline()  # type: ignore[union-attr]
         port = int(line.rsplit(":", 1)[1])
         before = _rss(proc.pid)
         size = 100 * 1024 * 1024
-        d = runProcess(reactor, "curl", "-sS", "-o", "/dev/null", "-w", "%{size_download}",
-                       "-x", f"http://127.0.0.1:{port}", env.url(0, f"/big?n={size}"))
+        d = runProcess(
+            reactor,
+            "curl",
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{size_download}",
+            "-x",
+            f"http://127.0.0.1:{port}",
+            env.url(0, f"/big?n={size}"),
+        )
         code, out, err = runUntil(reactor, d, 60)
         assert code == 0, err
         assert int(out) == size
@@ -148,9 +161,25 @@ def test_connectToTLS(reactor: Any, tmp_path: Path) -> None:
     """CONNECT tunnels curl to a local TLS server (certificate made with openssl)."""
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     made = subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
-         "-keyout", str(key), "-out", str(cert)], capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        capture_output=True,
     )
     assert made.returncode == 0, made.stderr
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -174,8 +203,13 @@ def test_connectToTLS(reactor: Any, tmp_path: Path) -> None:
         assert code == 0, err
         assert out == b"secret"
         # A port that is not allowed is refused with 403.
-        code, out, err = env.curl("-o", "/dev/null", "-w", "%{http_connect}",
-                                  f"https://localhost:{env.ports[0].getHost().port}/")
+        code, out, err = env.curl(
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_connect}",
+            f"https://localhost:{env.ports[0].getHost().port}/",
+        )
         assert out == b"403"
     finally:
         env.close()
@@ -190,7 +224,9 @@ def test_websocketUpgradeEcho(reactor: Any) -> None:
     env = Env(reactor)
     env.extra.append(server)
     try:
-        frame = bytes([0x81, 0x85, 1, 2, 3, 4]) + bytes(b ^ m for b, m in zip(b"hello", b"\x01\x02\x03\x04" * 2, strict=False))  # noqa: E501
+        frame = bytes([0x81, 0x85, 1, 2, 3, 4]) + bytes(
+            b ^ m for b, m in zip(b"hello", b"\x01\x02\x03\x04" * 2, strict=False)
+        )  # noqa: E501
         head = (
             f"GET http://127.0.0.1:{wsPort}/ws HTTP/1.1\r\nHost: 127.0.0.1:{wsPort}\r\n"
             "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
@@ -229,8 +265,9 @@ def _exchange(reactor: Any, env: Env, head: bytes, frame: bytes) -> bytes:
         def connectionLost(self, reason: Any = None) -> None:
             d.callback(self.buf)
 
-    reactor.connectTCP("127.0.0.1", env.proxyPort.getHost().port,
-                       protocol.ClientFactory.forProtocol(WS))
+    reactor.connectTCP(
+        "127.0.0.1", env.proxyPort.getHost().port, protocol.ClientFactory.forProtocol(WS)
+    )
     return runUntil(reactor, d, 10)
 
 
@@ -288,8 +325,12 @@ def test_simpleproxyExample(reactor: Any) -> None:
     """Twisted's classic simpleproxy program, imports renamed, proxies curl requests."""
     env = Env(reactor)
     example = Path(__file__).parents[2] / "examples" / "simpleproxy.py"
-    proc = subprocess.Popen([sys.executable, str(example), "0"], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(example), "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         port = None
         for line in proc.stdout:  # type: ignore[union-attr]
@@ -297,7 +338,9 @@ def test_simpleproxyExample(reactor: Any) -> None:
                 port = int(line.rsplit(" ", 1)[1])
                 break
         assert port is not None
-        d = runProcess(reactor, "curl", "-sS", "-x", f"http://127.0.0.1:{port}", env.url(0, "/twisted"))  # noqa: E501
+        d = runProcess(
+            reactor, "curl", "-sS", "-x", f"http://127.0.0.1:{port}", env.url(0, "/twisted")
+        )  # noqa: E501
         code, out, err = runUntil(reactor, d, 20)
         assert code == 0, err
         assert out == b"origin 1 says hi to /twisted\n"

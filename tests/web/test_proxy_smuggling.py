@@ -62,8 +62,15 @@ def test_hopByHopStrippedBothWays(env: Env) -> None:
     )
     assert out.startswith(b"HTTP/1.1 200 ")
     headers = env.origins[0].seen[0][2]
-    for name in (b"x-secret", b"keep-alive", b"te", b"trailer", b"proxy-authorization",
-                 b"proxy-connection", b"connection"):
+    for name in (
+        b"x-secret",
+        b"keep-alive",
+        b"te",
+        b"trailer",
+        b"proxy-authorization",
+        b"proxy-connection",
+        b"connection",
+    ):
         assert not headers.hasHeader(name), name
     assert headers.getRawHeaders(b"x-kept") == [b"yes"]
     assert headers.getRawHeaders(b"host") == [url.split(b"/")[2]]

@@ -28,6 +28,7 @@ Built-in prefixes (case-insensitive):
 from __future__ import annotations
 
 import importlib
+import inspect
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -245,12 +246,15 @@ _serverBuilders: dict[str, _Entry] = {
     "tcp": _tcpServer,
     "tcp6": _tcp6Server,
     "unix": _unixServer,
+    "ssl": "torsion.internet._tlsendpoints:parseServerSSL",
 }
 
 _clientBuilders: dict[str, _Entry] = {
     "tcp": _tcpClient,
     "tcp6": _tcp6Client,
     "unix": _unixClient,
+    "ssl": "torsion.internet._tlsendpoints:parseClientSSL",
+    "tls": "torsion.internet._tlsendpoints:parseClientTLS",
 }
 
 
@@ -317,6 +321,10 @@ def _build(table: dict[str, _Entry], reactor: Any, description: str | bytes) -> 
     if isinstance(description, bytes):
         description = description.decode("utf-8")
     builder = _builderFor(table, prefix, description)
+    try:
+        inspect.signature(builder).bind(reactor, *args, **kwargs)
+    except TypeError as e:
+        raise ValueError(f"bad endpoint description {describe(description)}: {e}") from None
     try:
         return builder(reactor, *args, **kwargs)
     except ValueError as e:

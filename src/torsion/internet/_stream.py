@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import struct
 from typing import Any
 
@@ -44,7 +45,7 @@ def _lost() -> Failure:
     return Failure._withoutTraceback(error.ConnectionLost())
 
 
-class Connection(asyncio.Protocol):
+class Connection(asyncio.BaseProtocol):
     """A TCP connection: Twisted's ``ITCPTransport`` over an asyncio transport.
 
     Twisted: ``twisted.internet.tcp.Connection``.
@@ -66,6 +67,8 @@ class Connection(asyncio.Protocol):
     disconnecting = 0
     disconnected = 0
     logstr = "Uninitialized"
+    TLS = False
+    _tlsClientDefault = False
 
     def __init__(self, reactor: Any) -> None:
         self.reactor = reactor
@@ -87,6 +90,10 @@ class Connection(asyncio.Protocol):
         self._host: IPv4Address | IPv6Address | None = None
 
     # -- asyncio.Protocol side ----------------------------------------------
+    # (Connection derives from BaseProtocol, not Protocol, only so that the
+    # TLS connections of _tls can also be buffered protocols: uvloop's TLS
+    # layer takes the buffered path only for protocols that are not
+    # asyncio.Protocol instances.)
 
     def _startProtocol(self, protocol: Any) -> None:
         """Attach ``protocol`` and run its ``makeConnection`` (in a dispatch)."""
@@ -111,6 +118,10 @@ class Connection(asyncio.Protocol):
             reactor._flushDirty()
 
     def eof_received(self) -> bool:
+        if self.TLS and not self.disconnecting and _eofWithoutCloseNotify(self._t):
+            # Truncated TLS stream: no readConnectionLost; connection_lost
+            # follows and _lostReason reports ConnectionLost.
+            return False
         self._readDisconnected = True
         readLost = getattr(self.protocol, "readConnectionLost", None)
         if readLost is None or self._lost:
@@ -133,8 +144,22 @@ class Connection(asyncio.Protocol):
             return
         reason = self._reason
         if reason is None:
-            reason = _done() if exc is None else _lost()
+            reason = self._lostReason(exc)
         self._connectionLost(reason)
+
+    def _lostReason(self, exc: Exception | None) -> Failure:
+        """The ``connectionLost`` reason for asyncio's ``connection_lost(exc)``."""
+        if exc is None:
+            if self.TLS and not self._readDisconnected and not self.disconnecting:
+                # The TLS layer saw the TCP connection end without the peer's
+                # close_notify: the data may have been cut short.
+                return Failure._withoutTraceback(
+                    error.ConnectionLost("TLS connection closed without close_notify")
+                )
+            return _done()
+        if isinstance(exc, ssl.SSLError):
+            return Failure._withoutTraceback(exc)
+        return _lost()
 
     def _connectionLost(self, reason: Failure) -> None:
         self._lost = True
@@ -498,8 +523,53 @@ class Connection(asyncio.Protocol):
         """Set SO_KEEPALIVE. Twisted: ``setTcpKeepAlive``."""
         self._sockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, int(bool(enabled)))
 
+    # -- TLS (ITLSTransport, ISSLTransport) ----------------------------------
+
+    def startTLS(self, contextFactory: Any, normal: bool = True) -> None:
+        """Switch this connection to TLS (STARTTLS).
+
+        Twisted: ``ITLSTransport.startTLS``.  Bytes written before the call
+        are sent in plaintext first; bytes written after it are encrypted.
+        See :func:`torsion.internet._tls.startTLS`.
+        """
+        from torsion.internet._tls import startTLS
+
+        startTLS(self, contextFactory, normal)
+
+    def getPeerCertificate(self) -> Any:
+        """The peer's certificate as a dict (``SSLObject.getpeercert()``), or None.
+
+        Twisted: ``ISSLTransport.getPeerCertificate`` (which returns a
+        pyOpenSSL ``X509``).
+        """
+        sslObject = self._t.get_extra_info("ssl_object") if self._t is not None else None
+        return None if sslObject is None else sslObject.getpeercert()
+
+    @property
+    def negotiatedProtocol(self) -> bytes | None:
+        """The ALPN protocol agreed with the peer. Twisted: ``INegotiated``."""
+        sslObject = self._t.get_extra_info("ssl_object") if self._t is not None else None
+        if sslObject is None:
+            return None
+        selected = sslObject.selected_alpn_protocol()
+        return None if selected is None else selected.encode("ascii")
+
     def logPrefix(self) -> str:
         return str(self.logstr)
+
+
+def _eofWithoutCloseNotify(transport: Any) -> bool:
+    """Whether asyncio's own TLS layer is reporting a TCP EOF that came
+    without the peer's close_notify.
+
+    The stdlib's ``SSLProtocol`` (3.11+) calls ``eof_received`` both for a
+    close_notify (while still in its WRAPPED state) and for a bare TCP EOF
+    (after moving to SHUTDOWN).  uvloop's TLS layer calls ``connection_lost``
+    without ``eof_received`` in the second case and hides its state, so
+    this returns False there.
+    """
+    state = getattr(getattr(transport, "_ssl_protocol", None), "_state", None)
+    return getattr(state, "name", None) == "SHUTDOWN"
 
 
 def prefixOf(obj: Any) -> str:

@@ -27,14 +27,20 @@ from typing import Any
 from torsion.internet import error
 from torsion.internet._defer import Deferred
 from torsion.internet._loops import newEventLoop
+from torsion.internet._tls import ReactorSSLMixin
 from torsion.internet.base import DelayedCall, ReactorBase, runDelayedCall
+from torsion.internet.process import ReactorProcessMixin
+from torsion.internet.udp import ReactorUDPMixin
+from torsion.internet.unix import ReactorUNIXMixin
 from torsion.python import log
 from torsion.python.failure import Failure
 
 __all__ = ["AsyncioReactor", "install"]
 
 
-class AsyncioReactor(ReactorBase):
+class AsyncioReactor(
+    ReactorSSLMixin, ReactorUNIXMixin, ReactorUDPMixin, ReactorProcessMixin, ReactorBase
+):
     """A Twisted-style reactor running on an asyncio event loop.
 
     Twisted: ``twisted.internet.asyncioreactor.AsyncioSelectorReactor`` (but

@@ -25,19 +25,31 @@ __all__ = [
     "IHalfCloseableProtocol",
     "IListeningPort",
     "ILoggingContext",
+    "IMulticastTransport",
+    "IProcessProtocol",
+    "IProcessTransport",
     "IProducer",
     "IProtocol",
     "IProtocolFactory",
     "IPullProducer",
     "IPushProducer",
     "IReactorCore",
+    "IReactorMulticast",
+    "IReactorProcess",
+    "IReactorSSL",
     "IReactorTCP",
     "IReactorThreads",
     "IReactorTime",
+    "IReactorUDP",
+    "IReactorUNIX",
+    "IReactorUNIXDatagram",
+    "ISSLTransport",
     "IStreamClientEndpoint",
     "IStreamServerEndpoint",
     "ITCPTransport",
+    "ITLSTransport",
     "ITransport",
+    "IUDPTransport",
 ]
 
 
@@ -214,3 +226,150 @@ class IStreamClientEndpoint(Protocol):
     """Twisted: ``interfaces.IStreamClientEndpoint``."""
 
     def connect(self, protocolFactory: Any) -> Deferred[Any]: ...
+
+
+# -- TLS, UNIX, UDP and processes -------------------------------------------------
+
+
+class IReactorSSL(Protocol):
+    """Twisted: ``interfaces.IReactorSSL``."""
+
+    def listenSSL(
+        self, port: int, factory: Any, contextFactory: Any, backlog: int = 50, interface: str = ""
+    ) -> IListeningPort: ...
+    def connectSSL(
+        self,
+        host: str,
+        port: int,
+        factory: Any,
+        contextFactory: Any,
+        timeout: float = 30,
+        bindAddress: tuple[str, int] | None = None,
+    ) -> IConnector: ...
+
+
+class IReactorUNIX(Protocol):
+    """Twisted: ``interfaces.IReactorUNIX``."""
+
+    def listenUNIX(
+        self, address: Any, factory: Any, backlog: int = 50, mode: int = 0o666, wantPID: int = 0
+    ) -> IListeningPort: ...
+    def connectUNIX(
+        self, address: Any, factory: Any, timeout: float = 30, checkPID: int = 0
+    ) -> IConnector: ...
+
+
+class IReactorUNIXDatagram(Protocol):
+    """Twisted: ``interfaces.IReactorUNIXDatagram``."""
+
+    def listenUNIXDatagram(
+        self, address: Any, protocol: Any, maxPacketSize: int = 8192, mode: int = 0o666
+    ) -> IListeningPort: ...
+    def connectUNIXDatagram(
+        self,
+        address: Any,
+        protocol: Any,
+        maxPacketSize: int = 8192,
+        mode: int = 0o666,
+        bindAddress: Any = None,
+    ) -> IListeningPort: ...
+
+
+class IReactorUDP(Protocol):
+    """Twisted: ``interfaces.IReactorUDP``."""
+
+    def listenUDP(
+        self, port: int, protocol: Any, interface: str = "", maxPacketSize: int = 8192
+    ) -> IListeningPort: ...
+
+
+class IReactorMulticast(Protocol):
+    """Twisted: ``interfaces.IReactorMulticast``."""
+
+    def listenMulticast(
+        self,
+        port: int,
+        protocol: Any,
+        interface: str = "",
+        maxPacketSize: int = 8192,
+        listenMultiple: bool = False,
+    ) -> IListeningPort: ...
+
+
+class IReactorProcess(Protocol):
+    """Twisted: ``interfaces.IReactorProcess``."""
+
+    def spawnProcess(
+        self,
+        processProtocol: Any,
+        executable: Any,
+        args: Any = (),
+        env: Any = ...,
+        path: Any = None,
+        uid: int | None = None,
+        gid: int | None = None,
+        usePTY: Any = 0,
+        childFDs: Any = None,
+    ) -> IProcessTransport: ...
+
+
+class ITLSTransport(ITCPTransport, Protocol):
+    """A TCP transport that can switch to TLS. Twisted: ``interfaces.ITLSTransport``."""
+
+    def startTLS(self, contextFactory: Any, normal: bool = True) -> None: ...
+
+
+class ISSLTransport(ITCPTransport, Protocol):
+    """A TLS transport. Twisted: ``interfaces.ISSLTransport``."""
+
+    def getPeerCertificate(self) -> Any: ...
+
+
+class IUDPTransport(Protocol):
+    """Twisted: ``interfaces.IUDPTransport`` (``write``'s first parameter is
+    named as in Twisted's ``udp.Port``, not as in the interface)."""
+
+    def write(self, datagram: bytes, addr: Any = None) -> Any: ...
+    def connect(self, host: str, port: int) -> None: ...
+    def getHost(self) -> Any: ...
+    def stopListening(self) -> Deferred[None]: ...
+    def setBroadcastAllowed(self, enabled: bool) -> None: ...
+    def getBroadcastAllowed(self) -> bool: ...
+
+
+class IMulticastTransport(IUDPTransport, Protocol):
+    """Twisted: ``interfaces.IMulticastTransport``."""
+
+    def getOutgoingInterface(self) -> str: ...
+    def setOutgoingInterface(self, addr: str) -> Deferred[Any]: ...
+    def getLoopbackMode(self) -> int: ...
+    def setLoopbackMode(self, mode: int) -> None: ...
+    def getTTL(self) -> int: ...
+    def setTTL(self, ttl: int) -> None: ...
+    def joinGroup(self, addr: str, interface: str = "") -> Deferred[Any]: ...
+    def leaveGroup(self, addr: str, interface: str = "") -> Deferred[Any]: ...
+
+
+class IProcessTransport(Protocol):
+    """Twisted: ``interfaces.IProcessTransport``."""
+
+    pid: int | None
+
+    def closeStdin(self) -> None: ...
+    def closeStdout(self) -> None: ...
+    def closeStderr(self) -> None: ...
+    def closeChildFD(self, childFD: int) -> None: ...
+    def writeToChild(self, childFD: int, data: bytes) -> None: ...
+    def loseConnection(self) -> None: ...
+    def signalProcess(self, signalID: str | int) -> None: ...
+    def write(self, data: bytes) -> None: ...
+
+
+class IProcessProtocol(Protocol):
+    """Twisted: ``interfaces.IProcessProtocol``."""
+
+    def makeConnection(self, process: Any) -> None: ...
+    def childDataReceived(self, childFD: int, data: bytes) -> None: ...
+    def childConnectionLost(self, childFD: int) -> None: ...
+    def processExited(self, reason: Failure) -> None: ...
+    def processEnded(self, reason: Failure) -> None: ...

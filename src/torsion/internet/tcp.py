@@ -8,9 +8,9 @@ specific to TCP servers and clients.
 from __future__ import annotations
 
 import asyncio
-import errno
 import os
 import socket
+import ssl
 from typing import Any
 
 from torsion.internet import error
@@ -56,7 +56,8 @@ class Server(Connection):
             return
         self.sessionno = port.sessionno
         port.sessionno += 1
-        self.logstr = f"{_prefix(protocol)},{self.sessionno},{addr.host}"
+        host = getattr(addr, "host", None) or getattr(addr, "name", None)
+        self.logstr = f"{_prefix(protocol)},{self.sessionno},{host}"
         try:
             self.reactor._dispatch(self._startProtocol, protocol)
         except Exception:
@@ -68,6 +69,8 @@ class Server(Connection):
 
 class Client(Connection):
     """An outgoing connection made by a :class:`Connector`. Twisted: ``tcp.Client``."""
+
+    _tlsClientDefault = True
 
     def __init__(self, connector: Connector) -> None:
         super().__init__(connector.reactor)
@@ -85,34 +88,61 @@ class Client(Connection):
         self._task = asyncio.ensure_future(self._attempt(), loop=self.reactor._getLoop())
 
     async def _attempt(self) -> None:
-        connector = self.connector
         loop = self.reactor._getLoop()
-        host, port = connector.host, connector.port
+        sock: socket.socket | None = None
         try:
-            if isIPv6Address(host):
-                family, address = socket.AF_INET6, host
-            elif isIPv4Address(host):
-                family, address = socket.AF_INET, host
-            else:
-                # Like Twisted's connectTCP, a host name resolves to IPv4.
-                family, address = socket.AF_INET, await self._resolve(loop, host, port)
-            self._destination = (address, port)
-            local = connector.bindAddress
-            try:
-                await loop.create_connection(
-                    lambda: self, host=address, port=port, family=family, local_addr=local
-                )
-            except OSError as e:
-                if local is not None and e.errno in _BIND_ERRNOS:
-                    raise error.ConnectBindError(e.errno, os.strerror(e.errno)) from None
-                raise _connectError(e) from None
+            sock = await self._connectSocket(loop)
+            owned, sock = sock, None
+            await self._makeTransport(loop, owned)
         except asyncio.CancelledError:
-            pass
+            if sock is not None:
+                sock.close()
         except Exception as e:
+            if sock is not None:
+                sock.close()
+            if isinstance(e, OSError) and not isinstance(e, (error.DNSLookupError, ssl.SSLError)):
+                e = _connectError(e)
             try:
                 self.reactor._dispatch(self.failIfNotConnected, e)
             except Exception:
                 log.err(None, "Unhandled error in clientConnectionFailed")
+
+    async def _connectSocket(self, loop: asyncio.AbstractEventLoop) -> socket.socket:
+        """Resolve, create, bind and connect the socket (closed on failure)."""
+        connector = self.connector
+        host, port = connector.host, connector.port
+        if isIPv6Address(host):
+            family, address = socket.AF_INET6, host
+        elif isIPv4Address(host):
+            family, address = socket.AF_INET, host
+        else:
+            # Like Twisted's connectTCP, a host name resolves to IPv4.
+            family, address = socket.AF_INET, await self._resolve(loop, host, port)
+        self._destination = (address, port)
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setblocking(False)
+            if connector.bindAddress is not None:
+                try:
+                    sock.bind(connector.bindAddress)
+                except OSError as e:
+                    raise error.ConnectBindError(e.errno, e.strerror) from None
+            try:
+                await loop.sock_connect(sock, (address, port))
+            except OSError as e:
+                raise _connectError(e) from None
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    async def _makeTransport(self, loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+        """Wrap the connected ``sock`` in an asyncio transport driving ``self``.
+
+        Subclasses (TLS) override this to add a handshake.
+        """
+        transport, _ = await loop.create_connection(lambda: self, sock=sock)
+        forgetClosedSocket(loop, transport, sock)
 
     @staticmethod
     async def _resolve(loop: asyncio.AbstractEventLoop, host: str, port: int) -> str:
@@ -193,7 +223,19 @@ class Client(Connection):
         return f"<{self.__class__} to {self.addr} at {id(self):x}>"
 
 
-_BIND_ERRNOS = frozenset({errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES, errno.EINVAL})
+def forgetClosedSocket(loop: Any, transport: Any, sock: socket.socket) -> None:
+    """Detach ``sock`` if uvloop closed its fd before attaching it.
+
+    uvloop's ``create_connection(sock=...)`` attaches the socket object to
+    the transport only after ``connection_made`` returned.  When the
+    protocol closed the transport in ``connectionMade``, libuv has already
+    closed the fd and the object would close that fd number again when
+    collected (by then possibly another file).  libuv owns the fd under
+    uvloop in any case, so detaching is safe there; the stdlib loop closes
+    the socket object itself and is left alone.
+    """
+    if transport.is_closing() and not isinstance(loop, asyncio.BaseEventLoop):
+        sock.detach()
 
 
 def _connectError(e: OSError) -> error.ConnectError:
@@ -225,7 +267,8 @@ class Port:
     disconnected = False
     #: Set SO_REUSEPORT before binding (several processes share the port).
     reusePort = False
-    _realPortNumber: int | None = None
+    _realPortNumber: Any = None
+    _kind = "TCP"
 
     def __init__(
         self,
@@ -256,6 +299,20 @@ class Port:
 
     def startListening(self) -> None:
         """Bind and listen; raises ``CannotListenError`` at once on failure."""
+        sock = self._bindSocket()
+        sock.setblocking(False)
+        self.socket = sock
+        self._realPortNumber = self._listeningName(sock)
+        log.msg(f"{_prefix(self.factory)} starting on {self._realPortNumber}")
+        self.factory.doStart()
+        self.connected = True
+        self.reactor._ports.add(self)
+        loop = self.reactor._getLoop()
+        self._serverTask = asyncio.ensure_future(self._serve(loop, sock), loop=loop)
+        self._serverTask.add_done_callback(self._serving)
+
+    def _bindSocket(self) -> socket.socket:
+        """A bound, listening socket; raises ``CannotListenError``."""
         portNumber = _portNumber(self.port)
         sock = socket.socket(self.addressFamily, socket.SOCK_STREAM)
         try:
@@ -267,18 +324,18 @@ class Port:
         except OSError as e:
             sock.close()
             raise error.CannotListenError(self.interface, self.port, e) from None
-        sock.setblocking(False)
-        self.socket = sock
-        self._realPortNumber = sock.getsockname()[1]
-        log.msg(f"{_prefix(self.factory)} starting on {self._realPortNumber}")
-        self.factory.doStart()
-        self.connected = True
-        self.reactor._ports.add(self)
-        loop = self.reactor._getLoop()
-        self._serverTask = asyncio.ensure_future(
-            loop.create_server(self._buildServer, sock=sock, backlog=self.backlog), loop=loop
-        )
-        self._serverTask.add_done_callback(self._serving)
+        return sock
+
+    def _listeningName(self, sock: socket.socket) -> Any:
+        """What log lines and ``repr`` call this port (the port number)."""
+        return sock.getsockname()[1]
+
+    def _serve(self, loop: asyncio.AbstractEventLoop, sock: socket.socket) -> Any:
+        """Start the asyncio server on ``sock`` (an awaitable of the server).
+
+        Subclasses override this for TLS (``ssl=``) or UNIX sockets.
+        """
+        return loop.create_server(self._buildServer, sock=sock, backlog=self.backlog)
 
     def _buildServer(self) -> Server:
         return Server(self)
@@ -313,7 +370,7 @@ class Port:
 
     def _finishClose(self) -> None:
         self.disconnected = True
-        log.msg(f"(TCP Port {self._realPortNumber} Closed)")
+        log.msg(f"({self._kind} Port {self._realPortNumber} Closed)")
         try:
             self.factory.doStop()
         except Exception:
@@ -423,12 +480,16 @@ class Connector:
         if not self.factoryStarted:
             self.factory.doStart()
             self.factoryStarted = 1
-        self.transport = transport = Client(self)
+        self.transport = transport = self._makeTransport()
         if self.timeout is not None:
             self.timeoutID = self.reactor.callLater(
                 self.timeout, transport.failIfNotConnected, error.TimeoutError()
             )
         self.factory.startedConnecting(self)
+
+    def _makeTransport(self) -> Client:
+        """The transport for one attempt. Twisted: ``BaseConnector._makeTransport``."""
+        return Client(self)
 
     def stopConnecting(self) -> None:
         """Abandon the attempt in progress; the factory sees ``UserError``.

@@ -240,6 +240,59 @@ class _FakeConnector:
         return self._address
 
 
+class _FakeProcess:
+    """A process transport that records what is done to it (no process runs).
+
+    ``end(status)`` makes the "child" exit: the protocol gets
+    ``processExited`` and ``processEnded`` with Twisted's reasons.
+    """
+
+    pid: int | None = 4242
+
+    def __init__(self, proto: Any) -> None:
+        self.proto = proto
+        self.written: list[tuple[int, bytes]] = []
+        self.closed: list[int] = []
+        self.signals: list[Any] = []
+
+    def write(self, data: bytes) -> None:
+        self.written.append((0, data))
+
+    def writeToChild(self, childFD: int, data: bytes) -> None:
+        self.written.append((childFD, data))
+
+    def closeChildFD(self, childFD: int) -> None:
+        self.closed.append(childFD)
+
+    def closeStdin(self) -> None:
+        self.closeChildFD(0)
+
+    def loseConnection(self) -> None:
+        for fd in (0, 1, 2):
+            self.closeChildFD(fd)
+
+    def signalProcess(self, signalID: Any) -> None:
+        if self.pid is None:
+            raise error.ProcessExitedAlready()
+        self.signals.append(signalID)
+
+    def end(self, status: int = 0) -> None:
+        import os
+
+        if os.WIFEXITED(status):
+            code = os.WEXITSTATUS(status)
+            reason: Exception = (
+                error.ProcessDone(status)
+                if code == 0
+                else error.ProcessTerminated(code, None, status)
+            )
+        else:
+            reason = error.ProcessTerminated(None, os.WTERMSIG(status), status)
+        self.pid = None
+        self.proto.processExited(Failure(reason))
+        self.proto.processEnded(Failure(reason))
+
+
 class MemoryReactor:
     """Records connection calls and never does I/O.
 
@@ -273,6 +326,8 @@ class MemoryReactor:
         self.adoptedPorts: list[Any] = []
         self.adoptedStreamConnections: list[Any] = []
         self.connectors: list[_FakeConnector] = []
+        self.unixDatagramPorts: list[Any] = []
+        self.processes: list[Any] = []
         self.readers: set[Any] = set()
         self.writers: set[Any] = set()
 
@@ -387,6 +442,54 @@ class MemoryReactor:
     ) -> Any:
         self.udpPorts.append((port, protocol, interface, maxPacketSize))
         return _FakePort(IPv4Address("UDP", interface or "0.0.0.0", port))
+
+    def listenMulticast(
+        self,
+        port: int,
+        protocol: Any,
+        interface: str = "",
+        maxPacketSize: int = 8192,
+        listenMultiple: bool = False,
+    ) -> Any:
+        self.udpPorts.append((port, protocol, interface, maxPacketSize, listenMultiple))
+        return _FakePort(IPv4Address("UDP", interface or "0.0.0.0", port))
+
+    def listenUNIXDatagram(
+        self, address: str, protocol: Any, maxPacketSize: int = 8192, mode: int = 0o666
+    ) -> Any:
+        self.unixDatagramPorts.append((address, protocol, maxPacketSize, mode))
+        return _FakePort(UNIXAddress(address))
+
+    def connectUNIXDatagram(
+        self,
+        address: str,
+        protocol: Any,
+        maxPacketSize: int = 8192,
+        mode: int = 0o666,
+        bindAddress: Any = None,
+    ) -> Any:
+        self.unixDatagramPorts.append((address, protocol, maxPacketSize, mode, bindAddress))
+        return _FakePort(UNIXAddress(bindAddress))
+
+    def spawnProcess(
+        self,
+        processProtocol: Any,
+        executable: Any,
+        args: Any = (),
+        env: Any = {},  # noqa: B006 - Twisted's default
+        path: Any = None,
+        uid: Any = None,
+        gid: Any = None,
+        usePTY: Any = 0,
+        childFDs: Any = None,
+    ) -> _FakeProcess:
+        """Record the call and connect the protocol to a :class:`_FakeProcess`."""
+        self.processes.append(
+            (processProtocol, executable, args, env, path, uid, gid, usePTY, childFDs)
+        )
+        process = _FakeProcess(processProtocol)
+        processProtocol.makeConnection(process)
+        return process
 
     def addReader(self, reader: Any) -> None:
         self.readers.add(reader)

@@ -1,0 +1,454 @@
+"""TLS endpoints and the builders behind the ``ssl:`` and ``tls:`` strings.
+
+Twisted: ``SSL4ServerEndpoint``, ``SSL4ClientEndpoint`` and
+``wrapClientTLS`` of ``twisted.internet.endpoints``, and its ``ssl:``
+(server and client) and ``tls:`` (client) description strings.
+
+The builders take the arguments a description string parser produced (all
+strings) and return an endpoint; they do no I/O apart from reading the
+certificate files named.  ``torsion.internet.endpoints`` registers them
+for its prefixes.
+
+Client strings verify the server's certificate chain and host name by
+default (Twisted's ``ssl:`` client verifies nothing unless ``caCertsDir``
+is given).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from torsion.internet import error
+from torsion.internet._defer import Deferred, execute, fail
+from torsion.internet._tls import startTLS
+from torsion.internet.ssl import (
+    Certificate,
+    CertificateOptions,
+    PrivateCertificate,
+    _pemBlocks,
+    optionsForClientTLS,
+    trustRootFromCertificates,
+)
+from torsion.python.failure import Failure
+
+__all__ = [
+    "SSL4ClientEndpoint",
+    "SSL4ServerEndpoint",
+    "parseClientSSL",
+    "parseClientTLS",
+    "parseServerSSL",
+    "wrapClientTLS",
+]
+
+
+class _ConnectingFactory:
+    """Wraps a client factory: ``deferred`` fires with the protocol once its
+    ``connectionMade`` has run, or fails with the connection failure."""
+
+    def __init__(self, factory: Any) -> None:
+        self.factory = factory
+        self.deferred: Deferred[Any] = Deferred(self._cancel)
+        self.connector: Any = None
+
+    def _cancel(self, d: Deferred[Any]) -> None:
+        connector = self.connector
+        d.errback(error.ConnectingCancelledError(connector.getDestination() if connector else None))
+        if connector is not None:
+            try:
+                connector.stopConnecting()
+            except error.NotConnectingError:
+                pass
+
+    def doStart(self) -> None:
+        self.factory.doStart()
+
+    def doStop(self) -> None:
+        self.factory.doStop()
+
+    def startedConnecting(self, connector: Any) -> None:
+        self.connector = connector
+
+    def buildProtocol(self, addr: Any) -> Any:
+        try:
+            protocol = self.factory.buildProtocol(addr)
+        except BaseException:
+            self._fail(Failure())
+            return None
+        if protocol is None:
+            self._fail(Failure._withoutTraceback(error.NoProtocol()))
+            return None
+        return _Notifying(protocol, self)
+
+    def clientConnectionFailed(self, connector: Any, reason: Failure) -> None:
+        self._fail(reason)
+
+    def clientConnectionLost(self, connector: Any, reason: Failure) -> None:
+        pass
+
+    def _fail(self, reason: Failure) -> None:
+        if not self.deferred.called:
+            self.deferred.errback(reason)
+
+
+class _Notifying:
+    """Passes everything to the user's protocol; reports ``connectionMade``."""
+
+    def __init__(self, protocol: Any, owner: _ConnectingFactory) -> None:
+        self._protocol = protocol
+        self._owner = owner
+
+    def makeConnection(self, transport: Any) -> None:
+        self._protocol.makeConnection(transport)
+        if not self._owner.deferred.called:
+            self._owner.deferred.callback(self._protocol)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._protocol, name)
+
+
+class SSL4ServerEndpoint:
+    """Listens for TLS connections. Twisted: ``endpoints.SSL4ServerEndpoint``.
+
+    Args:
+        reactor: the reactor.
+        port: the port number.
+        sslContextFactory: an ``ssl.SSLContext`` or options object.
+        backlog: the listen queue size.
+        interface: the local address.
+    """
+
+    def __init__(
+        self,
+        reactor: Any,
+        port: int,
+        sslContextFactory: Any,
+        backlog: int = 50,
+        interface: str = "",
+    ) -> None:
+        self._reactor = reactor
+        self._port = port
+        self._sslContextFactory = sslContextFactory
+        self._backlog = backlog
+        self._interface = interface
+
+    def listen(self, protocolFactory: Any) -> Deferred[Any]:
+        """Start listening; the Deferred fires with the port."""
+        return execute(
+            self._reactor.listenSSL,
+            self._port,
+            protocolFactory,
+            self._sslContextFactory,
+            backlog=self._backlog,
+            interface=self._interface,
+        )
+
+
+class SSL4ClientEndpoint:
+    """Connects over TLS. Twisted: ``endpoints.SSL4ClientEndpoint``.
+
+    Args:
+        reactor: the reactor.
+        host: the server's name or address.
+        port: the port number.
+        sslContextFactory: an ``ssl.SSLContext`` or options object.
+        timeout: seconds for the connection and the handshake.
+        bindAddress: a local ``(host, port)`` to bind.
+    """
+
+    def __init__(
+        self,
+        reactor: Any,
+        host: str,
+        port: int,
+        sslContextFactory: Any,
+        timeout: float = 30,
+        bindAddress: tuple[str, int] | None = None,
+    ) -> None:
+        self._reactor = reactor
+        self._host = host
+        self._port = port
+        self._sslContextFactory = sslContextFactory
+        self._timeout = timeout
+        self._bindAddress = bindAddress
+
+    def connect(self, protocolFactory: Any) -> Deferred[Any]:
+        """Connect; the Deferred fires with the protocol after the handshake."""
+        wrapper = _ConnectingFactory(protocolFactory)
+        try:
+            self._reactor.connectSSL(
+                self._host,
+                self._port,
+                wrapper,
+                self._sslContextFactory,
+                timeout=self._timeout,
+                bindAddress=self._bindAddress,
+            )
+        except Exception:
+            return fail()
+        return wrapper.deferred
+
+
+class _TLSStarter:
+    """Protocol on the wrapped endpoint's connection: starts TLS, then hands
+    the connection to the user's protocol."""
+
+    transport: Any = None
+
+    def __init__(self, owner: _WrappedFactory, addr: Any) -> None:
+        self._owner = owner
+        self._addr = addr
+
+    def makeConnection(self, transport: Any) -> None:
+        self.transport = transport
+        startTLS(transport, self._owner.creator, True, onHandshake=self._handshaken)
+
+    def _handshaken(self) -> None:
+        owner = self._owner
+        protocol = owner.factory.buildProtocol(self._addr)
+        conn = self.transport
+        if protocol is None:
+            owner.fail(Failure._withoutTraceback(error.NoProtocol()))
+            conn.loseConnection()
+            return
+        conn.protocol = protocol
+        conn._dataReceived = protocol.dataReceived
+        protocol.makeConnection(conn)
+        owner.succeed(protocol)
+
+    def dataReceived(self, data: bytes) -> None:
+        pass
+
+    def connectionLost(self, reason: Failure) -> None:
+        self._owner.fail(reason)
+
+
+class _WrappedFactory:
+    def __init__(self, creator: Any, factory: Any) -> None:
+        self.creator = creator
+        self.factory = factory
+        self.deferred: Deferred[Any] = Deferred()
+
+    def doStart(self) -> None:
+        self.factory.doStart()
+
+    def doStop(self) -> None:
+        self.factory.doStop()
+
+    def buildProtocol(self, addr: Any) -> _TLSStarter:
+        return _TLSStarter(self, addr)
+
+    def succeed(self, protocol: Any) -> None:
+        if not self.deferred.called:
+            self.deferred.callback(protocol)
+
+    def fail(self, reason: Failure) -> None:
+        if not self.deferred.called:
+            self.deferred.errback(reason)
+
+
+class _WrapperEndpoint:
+    """The endpoint :func:`wrapClientTLS` returns."""
+
+    def __init__(self, creator: Any, wrapped: Any) -> None:
+        self._creator = creator
+        self._wrapped = wrapped
+
+    def connect(self, protocolFactory: Any) -> Deferred[Any]:
+        """Connect the wrapped endpoint, then run TLS over it."""
+        factory = _WrappedFactory(self._creator, protocolFactory)
+
+        def connected(starter: Any) -> Deferred[Any]:
+            return factory.deferred
+
+        return self._wrapped.connect(factory).addCallback(connected)  # type: ignore[no-any-return]
+
+
+def wrapClientTLS(connectionCreator: Any, wrappedEndpoint: Any) -> _WrapperEndpoint:
+    """An endpoint running TLS over ``wrappedEndpoint``'s connections.
+
+    Twisted: ``endpoints.wrapClientTLS``.  The wrapped endpoint must produce
+    torsion stream connections (TCP or UNIX); the Deferred of ``connect``
+    fires with the protocol once the handshake has completed.
+
+    Args:
+        connectionCreator: e.g. :func:`torsion.internet.ssl.optionsForClientTLS`'s result.
+        wrappedEndpoint: the endpoint for the underlying connection.
+    """
+    return _WrapperEndpoint(connectionCreator, wrappedEndpoint)
+
+
+# -- builders for description strings ---------------------------------------------
+
+
+def _readFile(path: str, what: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise ValueError(f"cannot read {what} {path!r}: {e.strerror}") from None
+
+
+def _certificatesIn(directory: str) -> list[Certificate]:
+    """Every certificate in the ``*.pem`` files of ``directory``."""
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError as e:
+        raise ValueError(f"cannot read CA directory {directory!r}: {e.strerror}") from None
+    certs: list[Certificate] = []
+    for name in names:
+        if not name.lower().endswith(".pem"):
+            continue
+        blocks, _ = _pemBlocks(_readFile(os.path.join(directory, name), "CA file"))
+        certs.extend(Certificate(block) for block in blocks)
+    if not certs:
+        raise ValueError(f"no certificates in the .pem files of {directory!r}")
+    return certs
+
+
+def _port(value: Any) -> int:
+    try:
+        port = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"invalid port {value!r}") from None
+    if not 0 <= port <= 65535:
+        raise ValueError(f"invalid port {value!r}")
+    return port
+
+
+def _bindAddress(value: str | None) -> tuple[str, int] | None:
+    return None if value is None else (value, 0)
+
+
+def parseServerSSL(
+    reactor: Any,
+    port: str,
+    privateKey: str = "server.pem",
+    certKey: str | None = None,
+    sslmethod: str | None = None,
+    interface: str = "",
+    backlog: str | int = 50,
+    extraCertChain: str | None = None,
+    dhParameters: str | None = None,
+) -> SSL4ServerEndpoint:
+    """Build the endpoint of ``ssl:PORT:privateKey=KEY:certKey=CERT[:...]``.
+
+    Twisted: the ``ssl`` server string.  ``certKey`` defaults to
+    ``privateKey`` (one PEM file holding both); ``extraCertChain`` names a
+    PEM file of intermediate certificates.  ``sslmethod`` and
+    ``dhParameters`` are accepted and ignored (TLS 1.2+ with ECDHE).
+
+    Raises:
+        ValueError: for a bad port or unreadable/invalid certificate files.
+    """
+    keyPEM = _readFile(privateKey, "private key")
+    certPEM = _readFile(certKey or privateKey, "certificate")
+    chain = None
+    if extraCertChain is not None:
+        blocks, _ = _pemBlocks(_readFile(extraCertChain, "certificate chain"))
+        chain = [Certificate(block) for block in blocks]
+    options = CertificateOptions(
+        privateKey=PrivateCertificate(certPEM, keyPEM),
+        certificate=PrivateCertificate(certPEM, keyPEM),
+        extraCertChain=chain,
+    )
+    try:
+        options._serverContext()
+    except Exception as e:
+        raise ValueError(f"invalid key or certificate: {e}") from None
+    return SSL4ServerEndpoint(reactor, _port(port), options, int(backlog), interface)
+
+
+def _clientOptions(
+    hostname: str,
+    caCertsDir: str | None,
+    certKey: str | None,
+    privateKey: str | None,
+) -> Any:
+    trustRoot = None
+    if caCertsDir is not None:
+        trustRoot = trustRootFromCertificates(_certificatesIn(caCertsDir))
+    clientCertificate = None
+    if certKey is not None or privateKey is not None:
+        certPEM = _readFile(certKey or privateKey or "", "client certificate")
+        keyPEM = _readFile(privateKey or certKey or "", "client private key")
+        clientCertificate = PrivateCertificate(certPEM, keyPEM)
+    return optionsForClientTLS(hostname, trustRoot, clientCertificate)
+
+
+def parseClientSSL(
+    reactor: Any,
+    *args: str,
+    host: str | None = None,
+    port: str | None = None,
+    timeout: str | float = 30,
+    bindAddress: str | None = None,
+    certKey: str | None = None,
+    privateKey: str | None = None,
+    caCertsDir: str | None = None,
+    hostname: str | None = None,
+) -> SSL4ClientEndpoint:
+    """Build the endpoint of ``ssl:HOST:PORT`` / ``ssl:host=H:port=P[:...]``.
+
+    Twisted: the ``ssl`` client string.  The server's certificate is
+    checked against ``caCertsDir`` (the ``*.pem`` files there) or the
+    platform's CAs, and its name against ``hostname`` (default ``host``).
+    ``certKey``/``privateKey`` name a client certificate to present.
+
+    Raises:
+        ValueError: for missing or bad arguments.
+    """
+    positional = list(args)
+    if host is None and positional:
+        host = positional.pop(0)
+    if port is None and positional:
+        port = positional.pop(0)
+    if positional:
+        raise ValueError(f"unexpected arguments {positional!r}")
+    if not host or port is None:
+        raise ValueError("ssl: client endpoints need a host and a port")
+    options = _clientOptions(hostname or host, caCertsDir, certKey, privateKey)
+    return SSL4ClientEndpoint(
+        reactor, host, _port(port), options, float(timeout), _bindAddress(bindAddress)
+    )
+
+
+def parseClientTLS(
+    reactor: Any,
+    *args: str,
+    host: str | None = None,
+    port: str | None = None,
+    timeout: str | float = 30,
+    bindAddress: str | None = None,
+    certificate: str | None = None,
+    privateKey: str | None = None,
+    trustRoots: str | None = None,
+) -> SSL4ClientEndpoint:
+    """Build the endpoint of ``tls:HOST:PORT[:timeout=..][:trustRoots=DIR][:...]``.
+
+    Twisted: the ``tls`` client string (its plugin wraps a
+    ``HostnameEndpoint``; here the TLS connection goes to the first IPv4
+    address of ``host``).  ``trustRoots`` is a directory of ``*.pem`` CA
+    files (default: the platform's CAs); ``certificate``/``privateKey``
+    name a client certificate.  The host name is always verified.
+
+    Raises:
+        ValueError: for missing or bad arguments.
+    """
+    positional = list(args)
+    if host is None and positional:
+        host = positional.pop(0)
+    if port is None and positional:
+        port = positional.pop(0)
+    if timeout == 30 and positional:
+        timeout = positional.pop(0)
+    if bindAddress is None and positional:
+        bindAddress = positional.pop(0)
+    if positional:
+        raise ValueError(f"unexpected arguments {positional!r}")
+    if not host or port is None:
+        raise ValueError("tls: endpoints need a host and a port")
+    options = _clientOptions(host, trustRoots, certificate, privateKey)
+    return SSL4ClientEndpoint(
+        reactor, host, _port(port), options, float(timeout), _bindAddress(bindAddress)
+    )
