@@ -17,23 +17,23 @@ Rule 2: a Failure still held when a Deferred is garbage-collected is logged
 as "Unhandled error in Deferred:".  The check lives on a small helper object
 (:class:`_DebugInfo`) so the Deferred itself has no ``__del__``.
 
-Rule 3: ``await d`` works both under torsion's coroutine driver
-(:func:`ensureDeferred`, ``inlineCallbacks``) and inside an ordinary asyncio
-Task.  ``__await__`` yields an :class:`_AwaitShim`, an object that asyncio's
-Task accepts as a future (it has ``_asyncio_future_blocking``,
-``add_done_callback``, ``get_loop``, ``cancel`` and ``result``) and that the
-torsion driver unwraps to the Deferred, so no event loop is needed when
-nothing real is waited for.
+Rule 3: ``await d`` works under torsion's coroutine driver (``ensureDeferred``,
+``inlineCallbacks``) and inside an ordinary asyncio Task; see
+:mod:`torsion.internet._coroutines`.
+
+Hot paths avoid ``isinstance(x, Deferred)``: Deferred is an ``Awaitable``
+(an ABC), so ``isinstance`` is slow; ``type(x) in _DEFERRED_TYPES`` is used
+instead, and every subclass registers itself there.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import traceback
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Generator
-from typing import Any, Generic, TypeVar, cast, overload
+from types import CoroutineType, GeneratorType
+from typing import Any, Generic, TypeVar, overload
 
 from torsion.python import log
 from torsion.python.failure import Failure
@@ -42,11 +42,13 @@ __all__ = [
     "AlreadyCalledError",
     "CancelledError",
     "Deferred",
+    "NotACoroutineError",
     "TimeoutError",
     "ensureDeferred",
     "execute",
     "fail",
     "getDebugging",
+    "logError",
     "maybeDeferred",
     "passthru",
     "setDebugging",
@@ -56,6 +58,9 @@ __all__ = [
 _T = TypeVar("_T")
 
 _NO_KW: dict[str, Any] = {}
+
+Step = tuple[Any, tuple[Any, ...], Any]
+Pair = tuple[Step, Step]
 
 
 class AlreadyCalledError(Exception):
@@ -70,12 +75,33 @@ class TimeoutError(Exception):
     """A Deferred did not fire before its timeout. Twisted: ``defer.TimeoutError``."""
 
 
+class NotACoroutineError(TypeError):
+    """Something that is not a coroutine was given where one is needed.
+
+    Twisted: ``defer.NotACoroutineError``.
+    """
+
+
 def passthru(arg: _T) -> _T:
-    """Return ``arg`` unchanged: the default errback and callback."""
+    """Return ``arg`` unchanged: the default callback and errback.
+
+    Twisted: ``defer.passthru``.
+    """
     return arg
 
 
+def logError(err: Failure) -> Failure:
+    """Log ``err`` and pass it on: an errback for the middle of a chain.
+
+    Twisted: ``defer.logError``.
+    """
+    log.err(err)
+    return err
+
+
 class _Sentinel:
+    __slots__ = ("name",)
+
     def __init__(self, name: str) -> None:
         self.name = name
 
@@ -83,12 +109,12 @@ class _Sentinel:
         return f"<{self.name}>"
 
 
-_NO_RESULT = _Sentinel("NO_RESULT")
-_CONTINUE = _Sentinel("CONTINUE")
+_NO_RESULT: Any = _Sentinel("NO_RESULT")
+_CONTINUE: Any = _Sentinel("CONTINUE")
 
 
 class _DebugInfo:
-    """Holds what is needed to report an unhandled failure at collection."""
+    """What is needed to report an unhandled failure when a Deferred is collected."""
 
     __slots__ = ("creator", "failResult", "invoker")
 
@@ -97,31 +123,36 @@ class _DebugInfo:
         self.creator: list[str] | None = None
         self.invoker: list[str] | None = None
 
-    def _tracebacks(self) -> str:
-        parts = []
+    def _getDebugTracebacks(self) -> str:
+        text = ""
         if self.creator is not None:
-            parts.append(" C: Deferred was created:\n C:" + "".join(self.creator).rstrip())
+            stack = "".join(self.creator).rstrip().replace("\n", "\n C:")
+            text += f" C: Deferred was created:\n C:{stack}\n"
         if self.invoker is not None:
-            parts.append(" I: First Invoker was:\n I:" + "".join(self.invoker).rstrip())
-        return "\n".join(parts)
+            stack = "".join(self.invoker).rstrip().replace("\n", "\n I:")
+            text += f" I: First Invoker was:\n I:{stack}\n"
+        return text
 
     def __del__(self) -> None:
         failure = self.failResult
         if failure is not None:
-            extra = self._tracebacks()
-            log.err(failure, "Unhandled error in Deferred:" + ("\n" + extra if extra else ""))
+            extra = self._getDebugTracebacks()
+            why = "Unhandled error in Deferred:"
+            if extra:
+                why += f"\n(debug: {extra})"
+            log.err(failure, why)
 
 
-_debugging = False
+DebugInfo = _DebugInfo
 
 
 def setDebugging(on: bool) -> None:
-    """Record creation and first-invocation stacks of Deferreds.
+    """Record creation and first-invocation stacks of new Deferreds.
 
-    Twisted: ``defer.setDebugging``.
+    Twisted: ``defer.setDebugging``.  The stacks appear in
+    :class:`AlreadyCalledError` messages and unhandled-error reports.
     """
-    global _debugging
-    Deferred.debug = _debugging = bool(on)
+    Deferred.debug = bool(on)
 
 
 def getDebugging() -> bool:
@@ -139,6 +170,13 @@ class Deferred(Awaitable[_T], Generic[_T]):
         canceller: called with the Deferred by :meth:`cancel` while it is
             unfired; if it does not fire the Deferred, it errbacks with
             :class:`CancelledError`.
+
+    Attributes:
+        called: True once :meth:`callback` or :meth:`errback` was called.
+        paused: how many :meth:`pause` calls are not yet undone (a Deferred
+            waiting on another one counts as paused).
+        result: the current result (absent before firing).
+        debug: class flag set by :func:`setDebugging`.
     """
 
     called = False
@@ -151,14 +189,18 @@ class Deferred(Awaitable[_T], Generic[_T]):
     result: Any
 
     def __init__(self, canceller: Callable[[Deferred[Any]], None] | None = None) -> None:
-        self._callbacks: list[tuple[tuple[Any, tuple[Any, ...], dict[str, Any]], ...]] = []
+        self._callbacks: list[Pair] = []
         self._canceller = canceller
         if self.debug:
             self._debugInfo = _DebugInfo()
             self._debugInfo.creator = traceback.format_stack()[:-1]
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _DEFERRED_TYPES.append(cls)
+
     @property
-    def callbacks(self) -> list[tuple[tuple[Any, tuple[Any, ...], dict[str, Any]], ...]]:
+    def callbacks(self) -> list[Pair]:
         """The pending ``((cb, args, kw), (eb, args, kw))`` pairs."""
         return self._callbacks
 
@@ -180,12 +222,10 @@ class Deferred(Awaitable[_T], Generic[_T]):
         Returns:
             This Deferred, so calls can be chained.
         """
-        if errback is None:
-            errback = passthru
         self._callbacks.append(
             (
-                (callback, callbackArgs, callbackKeywords or _NO_KW),
-                (errback, errbackArgs, errbackKeywords or _NO_KW),
+                (callback, callbackArgs or (), callbackKeywords or _NO_KW),
+                (errback or passthru, errbackArgs or (), errbackKeywords or _NO_KW),
             )
         )
         if self.called:
@@ -219,25 +259,34 @@ class Deferred(Awaitable[_T], Generic[_T]):
         timeout: float,
         clock: Any,
         onTimeoutCancel: Callable[[Any, float], Any] | None = None,
-    ) -> Deferred[_T]:
+    ) -> Deferred[Any]:
         """Cancel this Deferred if it has not fired after ``timeout`` seconds.
 
-        Twisted: ``Deferred.addTimeout``.  A cancellation caused by the timeout
-        reaches the chain as :class:`TimeoutError` (or whatever
-        ``onTimeoutCancel(result, timeout)`` returns).
-        """
-        timedOut = [False]
+        Twisted: ``Deferred.addTimeout``.  The timeout covers the callbacks
+        added before this call.  A cancellation caused by the timeout reaches
+        the chain as :class:`TimeoutError`, or as whatever
+        ``onTimeoutCancel(result, timeout)`` returns.
 
-        def timeItOut() -> None:
-            timedOut[0] = True
+        Args:
+            timeout: seconds to wait.
+            clock: an ``IReactorTime`` (the reactor, or a ``Clock`` in tests).
+            onTimeoutCancel: converts the result after a timeout.
+
+        Returns:
+            This Deferred.
+        """
+        timedOut = False
+
+        def onTimeout() -> None:
+            nonlocal timedOut
+            timedOut = True
             self.cancel()
 
-        delayedCall = clock.callLater(timeout, timeItOut)
+        delayedCall = clock.callLater(timeout, onTimeout)
 
         def convertCancelled(result: Any) -> Any:
-            if timedOut[0]:
-                handler = onTimeoutCancel or _cancelledToTimedOutError
-                return handler(result, timeout)
+            if timedOut:
+                return (onTimeoutCancel or _cancelledToTimedOutError)(result, timeout)
             return result
 
         def cancelTimeout(result: Any) -> Any:
@@ -246,13 +295,14 @@ class Deferred(Awaitable[_T], Generic[_T]):
             return result
 
         self.addBoth(convertCancelled)
-        self.addBoth(cancelTimeout)
-        return self
+        return self.addBoth(cancelTimeout)
 
     def chainDeferred(self, d: Deferred[Any]) -> Deferred[None]:
         """Fire ``d`` with this Deferred's result at this point in the chain.
 
-        Twisted: ``Deferred.chainDeferred``.
+        Twisted: ``Deferred.chainDeferred``.  Unlike a callback returning a
+        Deferred, this is recursive: very long ``chainDeferred`` chains can
+        exhaust the stack, as in Twisted.
         """
         d._chainedTo = self
         return self.addCallbacks(d.callback, d.errback)
@@ -260,13 +310,15 @@ class Deferred(Awaitable[_T], Generic[_T]):
     # -- firing ------------------------------------------------------------
 
     def callback(self, result: Any) -> None:
-        """Fire with a successful result. Twisted: ``Deferred.callback``.
+        """Fire with a result. Twisted: ``Deferred.callback``.
+
+        A :class:`Failure` given here fires the errback path, as in Twisted.
 
         Raises:
             AlreadyCalledError: if already fired (unless it was cancelled
                 without a canceller, in which case the late call is ignored).
         """
-        assert not isinstance(result, Deferred), "callback() with a Deferred is not allowed"
+        assert type(result) not in _DEFERRED_TYPES, "callback() with a Deferred is not allowed"
         self._startRunCallbacks(result)
 
     def errback(self, fail: Failure | BaseException | None = None) -> None:
@@ -275,6 +327,10 @@ class Deferred(Awaitable[_T], Generic[_T]):
         Args:
             fail: a Failure, an exception (wrapped in a Failure), or None to
                 capture the exception being handled.
+
+        Raises:
+            AlreadyCalledError: if already fired (see :meth:`callback`).
+            NoCurrentExceptionError: ``fail`` is None outside an ``except``.
         """
         if fail is None:
             fail = Failure(captureVars=self.debug)
@@ -299,17 +355,19 @@ class Deferred(Awaitable[_T], Generic[_T]):
 
         Twisted: ``Deferred.cancel``.  Unfired: run the canceller, then
         errback with :class:`CancelledError` if still unfired.  Waiting on
-        another Deferred: cancel that one.
+        another Deferred: cancel that one.  Fired: do nothing.
         """
         if not self.called:
             canceller = self._canceller
             if canceller is not None:
                 canceller(self)
             else:
+                # Without a canceller the operation will still complete and
+                # fire us; that late call is then swallowed.
                 self._suppressAlreadyCalled = True
             if not self.called:
                 self.errback(Failure(CancelledError()))
-        elif isinstance(self.result, Deferred):
+        elif type(self.result) in _DEFERRED_TYPES:
             self.result.cancel()
 
     def _startRunCallbacks(self, result: Any) -> None:
@@ -317,14 +375,17 @@ class Deferred(Awaitable[_T], Generic[_T]):
             if self._suppressAlreadyCalled:
                 self._suppressAlreadyCalled = False
                 return
-            if self.debug and self._debugInfo is not None:
-                raise AlreadyCalledError("\n" + self._debugInfo._tracebacks())
+            if self.debug:
+                if self._debugInfo is None:
+                    self._debugInfo = _DebugInfo()
+                raise AlreadyCalledError("\n" + self._debugInfo._getDebugTracebacks())
             raise AlreadyCalledError()
         if self.debug:
             if self._debugInfo is None:
                 self._debugInfo = _DebugInfo()
             self._debugInfo.invoker = traceback.format_stack()[:-2]
         self.called = True
+        # The canceller is never needed again; dropping it breaks cycles.
         self._canceller = None
         self.result = result
         self._runCallbacks()
@@ -338,55 +399,59 @@ class Deferred(Awaitable[_T], Generic[_T]):
         while chain:
             current = chain[-1]
             if current.paused:
+                # Whoever waits on this one waits longer.
                 return
             finished = True
             current._chainedTo = None
             callbacks = current._callbacks
             while callbacks:
                 item = callbacks.pop(0)
-                isFailure = isinstance(current.result, Failure)
-                callback, args, kw = item[1] if isFailure else item[0]
+                callback, args, kw = item[1] if isinstance(current.result, Failure) else item[0]
+                if callback is passthru:
+                    continue
                 if callback is _CONTINUE:
-                    chainee: Deferred[Any] = args[0]
-                    chainee.result = current.result
+                    # ``current`` finished and a Deferred (args[0]) waits on
+                    # it: hand the result over and carry on with that one.
+                    waiter: Deferred[Any] = args[0]
+                    waiter.result = current.result
                     current.result = None
                     if current._debugInfo is not None:
                         current._debugInfo.failResult = None
-                    chainee.paused -= 1
-                    chain.append(chainee)
+                    waiter.paused -= 1
+                    chain.append(waiter)
                     finished = False
                     break
-                if callback is passthru:
-                    continue
-                current._runningCallbacks = True
                 try:
-                    current.result = callback(current.result, *args, **kw)
+                    current._runningCallbacks = True
+                    try:
+                        current.result = callback(current.result, *args, **kw)
+                        if current.result is current:
+                            warnings.warn(
+                                f"Callback {callback!r} returned the Deferred it was attached"
+                                " to; this breaks the callback chain.",
+                                DeprecationWarning,
+                                stacklevel=1,
+                            )
+                    finally:
+                        current._runningCallbacks = False
                 except BaseException:
                     current.result = Failure(captureVars=self.debug)
                 else:
-                    result = current.result
-                    if isinstance(result, Deferred):
-                        if result is current:
-                            warnings.warn(
-                                "Callback returned the Deferred it was attached to; "
-                                "this breaks the callback chain.",
-                                DeprecationWarning,
-                                stacklevel=2,
-                            )
-                        inner = getattr(result, "result", _NO_RESULT)
-                        if inner is _NO_RESULT or isinstance(inner, Deferred) or result.paused:
-                            # Rule 1: wait for the inner Deferred.
+                    returned = current.result
+                    if type(returned) in _DEFERRED_TYPES:
+                        inner = getattr(returned, "result", _NO_RESULT)
+                        if inner is _NO_RESULT or type(inner) in _DEFERRED_TYPES or returned.paused:
+                            # Rule 1: wait for the returned Deferred.
                             current.paused += 1
-                            current._chainedTo = result
-                            cont = (_CONTINUE, (current,), _NO_KW)
-                            result._callbacks.append((cont, cont))
+                            current._chainedTo = returned
+                            step = (_CONTINUE, (current,), _NO_KW)
+                            returned._callbacks.append((step, step))
                             break
-                        result.result = None
-                        if result._debugInfo is not None:
-                            result._debugInfo.failResult = None
+                        # Already has a result: take it and go on.
+                        returned.result = None
+                        if returned._debugInfo is not None:
+                            returned._debugInfo.failResult = None
                         current.result = inner
-                finally:
-                    current._runningCallbacks = False
             if finished:
                 if isinstance(current.result, Failure):
                     if current._debugInfo is None:
@@ -411,70 +476,82 @@ class Deferred(Awaitable[_T], Generic[_T]):
 
     # -- coroutines and asyncio ---------------------------------------------
 
-    def __await__(self) -> Generator[Any, None, _T]:
+    def __await__(self) -> Generator[Any, Any, _T]:
         if self.called and not self.paused:
+            # Already fired: no suspension.  As in Twisted, the result stays
+            # on the Deferred but a failure no longer counts as unhandled.
             result = self.result
-            if not isinstance(result, Deferred):
-                # Already fired: take the result without suspending.
-                self.result = None
+            if isinstance(result, Failure):
                 if self._debugInfo is not None:
                     self._debugInfo.failResult = None
-                if isinstance(result, Failure):
-                    result.raiseException()
-                return cast(_T, result)
-        shim = _AwaitShim(self)
-        yield shim
-        return cast(_T, shim._unwrap())
+                result.raiseException()
+            return result  # type: ignore[no-any-return]
+        shim = _co._AwaitShim(self)
+        sent = yield shim
+        # Under torsion's driver the result is sent in; an asyncio Task sends
+        # None and the shim holds it.
+        result = shim._result
+        return sent if result is _NO_RESULT else result  # type: ignore[no-any-return]
 
     __iter__ = __await__
 
     def asFuture(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[_T]:
         """An asyncio Future that completes with this Deferred's result.
 
-        Twisted: ``Deferred.asFuture``.  The result is consumed; cancelling
-        the Future cancels this Deferred.
+        Twisted: ``Deferred.asFuture``.  The result is consumed (the chain
+        continues with None); cancelling the Future cancels this Deferred.
         """
         future: asyncio.Future[_T] = loop.create_future()
+
+        def succeeded(result: Any) -> None:
+            if not future.cancelled():
+                future.set_result(result)
+
+        def failed(failure: Failure) -> None:
+            if not future.cancelled():
+                future.set_exception(failure.value)
 
         def checkCancel(f: asyncio.Future[_T]) -> None:
             if f.cancelled():
                 self.cancel()
 
-        def settle(result: Any) -> None:
-            if future.cancelled():
-                return None
-            if isinstance(result, Failure):
-                future.set_exception(result.value.with_traceback(result.tb))
-            else:
-                future.set_result(result)
-            return None
-
+        self.addCallbacks(succeeded, failed)
         future.add_done_callback(checkCancel)
-        self.addBoth(settle)
         return future
 
     @classmethod
     def fromFuture(cls, future: asyncio.Future[_T]) -> Deferred[_T]:
-        """A Deferred that fires with ``future``'s result.
+        """A Deferred that fires with ``future``'s outcome.
 
         Twisted: ``Deferred.fromFuture``.  Cancelling the Deferred cancels the
-        Future (and fires the Deferred with :class:`CancelledError`).
+        Future; the Deferred then fires with whatever the Future ends with
+        (a Failure of ``asyncio.CancelledError`` when the cancel took effect),
+        on a later loop iteration, as in Twisted.
         """
+        cancelMarker = object()
 
-        def adapt(f: asyncio.Future[_T]) -> None:
-            if d.called:
-                return
-            try:
-                result = f.result()
-            except BaseException:
-                d.errback(Failure())
-            else:
-                d.callback(result)
-
-        def cancel(_: Deferred[Any]) -> None:
+        def cancel(d: Deferred[Any]) -> None:
             future.cancel()
+            d.callback(cancelMarker)
 
         d: Deferred[_T] = cls(cancel)
+        target: Deferred[Any] = d
+
+        def afterCancel(result: Any) -> Any:
+            nonlocal target
+            if result is cancelMarker:
+                target = Deferred()
+                return target
+            return result
+
+        def adapt(f: asyncio.Future[_T]) -> None:
+            try:
+                result: Any = f.result()
+            except BaseException:
+                result = Failure()
+            target.callback(result)
+
+        d.addCallback(afterCancel)
         future.add_done_callback(adapt)
         return d
 
@@ -483,208 +560,44 @@ class Deferred(Awaitable[_T], Generic[_T]):
         """Run a coroutine; the Deferred fires with what it returns.
 
         Twisted: ``Deferred.fromCoroutine``.  Cancelling the Deferred cancels
-        what the coroutine awaits; the resulting :class:`CancelledError`
-        is raised inside the coroutine.
+        what the coroutine awaits; the resulting error is raised inside the
+        coroutine, which may handle it.
+
+        Raises:
+            NotACoroutineError: if ``coro`` is not a coroutine or generator.
         """
-        if not hasattr(coro, "send"):
-            raise TypeError(f"{coro!r} is not a coroutine")
-        return _CoroutineRunner(coro, cls).deferred
+        kind = type(coro)
+        if kind is CoroutineType or kind is GeneratorType or asyncio.iscoroutine(coro):
+            return _co._start(coro)
+        raise NotACoroutineError(f"{coro!r} is not a coroutine")
 
 
-class _AwaitShim:
-    """What ``Deferred.__await__`` yields; see Rule 3 in the module docstring."""
-
-    __slots__ = ("_asyncio_future_blocking", "_cancelled", "_deferred", "_loop", "_result")
-
-    def __init__(self, deferred: Deferred[Any]) -> None:
-        self._deferred = deferred
-        self._result: Any = _NO_RESULT
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._cancelled = False
-        self._asyncio_future_blocking = True
-
-    def _unwrap(self) -> Any:
-        result = self._result
-        self._result = None
-        if isinstance(result, Failure):
-            if self._cancelled and result.check(CancelledError):
-                raise asyncio.CancelledError()
-            result.raiseException()
-        if result is _NO_RESULT:
-            raise RuntimeError("awaited Deferred resumed before it fired")
-        return result
-
-    # The part of the asyncio Future protocol that asyncio.Task uses.
-
-    def get_loop(self) -> asyncio.AbstractEventLoop:
-        if self._loop is None:
-            self._loop = asyncio.get_running_loop()
-        return self._loop
-
-    def add_done_callback(
-        self, fn: Callable[[Any], object], *, context: contextvars.Context | None = None
-    ) -> None:
-        loop = self.get_loop()
-
-        def store(result: Any) -> None:
-            self._result = result
-            loop.call_soon(fn, self, context=context)
-
-        self._deferred.addBoth(store)
-
-    def remove_done_callback(self, fn: Callable[[Any], object]) -> int:
-        return 0
-
-    def done(self) -> bool:
-        return self._result is not _NO_RESULT
-
-    def cancelled(self) -> bool:
-        return self._cancelled and isinstance(self._result, Failure)
-
-    def cancel(self, msg: object = None) -> bool:
-        if self.done():
-            return False
-        self._cancelled = True
-        self._deferred.cancel()
-        return True
-
-    def result(self) -> Any:
-        result = self._result
-        if isinstance(result, Failure):
-            if self._cancelled and result.check(CancelledError):
-                raise asyncio.CancelledError()
-            # Raised here, the exception is thrown into the coroutine by the
-            # Task; keep the Failure so _unwrap is not needed afterwards.
-            result.raiseException()
-        return result
-
-    def exception(self) -> BaseException | None:
-        result = self._result
-        return result.value if isinstance(result, Failure) else None
-
-    def __await__(self) -> Generator[Any, None, Any]:
-        yield self
-        return self._unwrap()
-
-
-class _CoroutineRunner(Generic[_T]):
-    """Drives a coroutine for :func:`ensureDeferred` without needing a loop.
-
-    Awaited Deferreds are waited on directly (synchronously when they have
-    already fired).  Awaited asyncio futures, and bare ``yield`` from
-    ``asyncio.sleep(0)``, need the running event loop.
-    """
-
-    __slots__ = ("_context", "_coro", "_current", "deferred")
-
-    def __init__(
-        self, coro: Coroutine[Any, Any, _T] | Generator[Any, Any, _T], cls: type[Deferred[Any]]
-    ) -> None:
-        self._coro = coro
-        self._current: Any = None
-        self._context = contextvars.copy_context()
-        self.deferred: Deferred[_T] = cls(self._cancel)
-        self._step(None, False)
-
-    def _cancel(self, d: Deferred[Any]) -> None:
-        current = self._current
-        if isinstance(current, _AwaitShim):
-            current._deferred.cancel()
-        elif isinstance(current, asyncio.Future):
-            current.cancel()
-        else:
-            # Nothing cancellable is awaited: close the coroutine.
-            self._coro.close()
-
-    def _step(self, value: Any, isFailure: bool) -> None:
-        coro = self._coro
-        run = self._context.run
-        while True:
-            try:
-                if isFailure:
-                    yielded = run(coro.throw, value)
-                else:
-                    yielded = run(coro.send, value)
-            except StopIteration as stop:
-                self._current = None
-                self.deferred.callback(stop.value)
-                return
-            except asyncio.CancelledError:
-                self._current = None
-                self.deferred.errback(Failure(CancelledError()))
-                return
-            except BaseException:
-                self._current = None
-                self.deferred.errback(Failure())
-                return
-
-            if isinstance(yielded, _AwaitShim):
-                shim = yielded
-                shim._asyncio_future_blocking = False
-                self._current = shim
-                state: list[Any] = [True, None]
-
-                def gotResult(
-                    result: Any, shim: _AwaitShim = shim, state: list[Any] = state
-                ) -> None:
-                    shim._result = result
-                    if state[0]:
-                        state[0] = False
-                    else:
-                        self._current = None
-                        self._step(None, False)
-
-                shim._deferred.addBoth(gotResult)
-                if state[0]:
-                    state[0] = False
-                    return
-                self._current = None
-                value, isFailure = None, False
-                continue
-            if isinstance(yielded, asyncio.Future) or hasattr(yielded, "_asyncio_future_blocking"):
-                future = yielded
-                future._asyncio_future_blocking = False
-                self._current = future
-                future.add_done_callback(self._futureDone)
-                return
-            if yielded is None:
-                # ``asyncio.sleep(0)``: yield to the event loop once.
-                try:
-                    loop = asyncio.get_running_loop()
-                except RuntimeError:
-                    value, isFailure = None, False
-                    continue
-                loop.call_soon(self._step, None, False)
-                return
-            value = TypeError(f"a coroutine driven by a Deferred cannot wait on {yielded!r}")
-            isFailure = True
-
-    def _futureDone(self, future: Any) -> None:
-        self._current = None
-        self._step(None, False)
+_DEFERRED_TYPES: list[type[Any]] = [Deferred]
 
 
 def ensureDeferred(coro: Awaitable[_T] | Deferred[_T]) -> Deferred[_T]:
-    """Wrap a coroutine (or any awaitable) in a Deferred.
+    """Wrap a coroutine in a Deferred (a Deferred is returned unchanged).
 
-    Twisted: ``defer.ensureDeferred``; a Deferred is returned unchanged.
+    Twisted: ``defer.ensureDeferred``.  Beyond Twisted, an asyncio Future or
+    any other awaitable is accepted too.
 
     Raises:
-        TypeError: if ``coro`` is not awaitable.
+        NotACoroutineError: if ``coro`` is not awaitable.
     """
-    if isinstance(coro, Deferred):
-        return coro
-    if hasattr(coro, "send") and hasattr(coro, "throw"):
-        return Deferred.fromCoroutine(cast(Coroutine[Any, Any, _T], coro))
-    if isinstance(coro, asyncio.Future):
+    kind: Any = type(coro)
+    if kind in _DEFERRED_TYPES:
+        return coro  # type: ignore[return-value]
+    if kind is CoroutineType or kind is GeneratorType or asyncio.iscoroutine(coro):
+        return _co._start(coro)  # type: ignore[arg-type]
+    if asyncio.isfuture(coro):
         return Deferred.fromFuture(coro)
     if hasattr(coro, "__await__"):
 
         async def adapt() -> _T:
             return await coro
 
-        return Deferred.fromCoroutine(adapt())
-    raise TypeError(f"ensureDeferred requires a coroutine or Deferred, not {type(coro).__name__}")
+        return _co._start(adapt())
+    raise NotACoroutineError(f"{coro!r} is not a coroutine or a Deferred")
 
 
 def succeed(result: _T) -> Deferred[_T]:
@@ -696,7 +609,11 @@ def succeed(result: _T) -> Deferred[_T]:
 
 
 def fail(result: Failure | BaseException | None = None) -> Deferred[Any]:
-    """A Deferred already failed with ``result``. Twisted: ``defer.fail``."""
+    """A Deferred already failed with ``result``. Twisted: ``defer.fail``.
+
+    Raises:
+        NoCurrentExceptionError: ``result`` is None outside an ``except``.
+    """
     d: Deferred[Any] = Deferred()
     d.errback(result)
     return d
@@ -726,19 +643,21 @@ def maybeDeferred(f: Callable[..., Any], *args: Any, **kw: Any) -> Deferred[Any]
     """Call ``f`` and always get a Deferred back.
 
     Twisted: ``defer.maybeDeferred``.  A returned Deferred is passed through,
-    a coroutine is run with :func:`ensureDeferred`, a Failure or raised
-    exception gives a failed Deferred, anything else a fired one.
+    a coroutine (``async def`` result) is run as by :func:`ensureDeferred`, a
+    returned Failure or a raised exception gives a failed Deferred, anything
+    else a fired one.
     """
     try:
         result = f(*args, **kw)
     except BaseException:
         return fail(Failure(captureVars=Deferred.debug))
-    if isinstance(result, Deferred):
-        return result
+    kind = type(result)
+    if kind in _DEFERRED_TYPES:
+        return result  # type: ignore[no-any-return]
+    if kind is CoroutineType:
+        return _co._start(result)
     if isinstance(result, Failure):
         return fail(result)
-    if asyncio.iscoroutine(result):
-        return Deferred.fromCoroutine(result)
     return succeed(result)
 
 
@@ -747,3 +666,8 @@ def _cancelledToTimedOutError(value: Any, timeout: float) -> Any:
         value.trap(CancelledError)
         raise TimeoutError(timeout, "Deferred")
     return value
+
+
+# The coroutine machinery needs Deferred; it is imported last so that either
+# module can be imported first.
+from torsion.internet import _coroutines as _co  # noqa: E402

@@ -19,7 +19,13 @@ from io import StringIO
 from types import TracebackType
 from typing import IO, Any, NoReturn, TypeVar
 
-__all__ = ["DefaultException", "Failure", "NoCurrentExceptionError", "startDebugMode"]
+__all__ = [
+    "DefaultException",
+    "Failure",
+    "NoCurrentExceptionError",
+    "format_frames",
+    "startDebugMode",
+]
 
 _T = TypeVar("_T")
 
@@ -38,47 +44,103 @@ class NoCurrentExceptionError(Exception):
 
 
 def _qual(cls: object) -> str:
+    """``module.Name`` of a class, as Twisted's ``reflect.qual`` spells it."""
     module = getattr(cls, "__module__", None)
-    name = getattr(cls, "__qualname__", None) or getattr(cls, "__name__", repr(cls))
+    name = getattr(cls, "__name__", None) or repr(cls)
     return f"{module}.{name}" if module else str(name)
 
 
+def _brokenText(obj: object, how: str) -> str:
+    try:
+        cls: Any = obj.__class__
+    except BaseException:
+        cls = type(obj)
+    try:
+        name = cls.__name__
+    except BaseException:
+        name = "<broken class>"
+    import traceback
+
+    detail = traceback.format_exc()
+    return f"<{name} instance at 0x{id(obj):x} with {how} error:\n {detail}>"
+
+
 def _safeStr(obj: object) -> str:
+    """``str(obj)`` that never raises; bytes holding UTF-8 are decoded."""
+    if isinstance(obj, bytes):
+        try:
+            return obj.decode("utf-8")
+        except BaseException:
+            pass
     try:
         return str(obj)
     except BaseException:
-        try:
-            return f"<{_qual(type(obj))} instance with broken __str__>"
-        except BaseException:
-            return "<object with broken __str__>"
+        return _brokenText(obj, "str")
+
+
+def _safeRepr(obj: object) -> str:
+    """``repr(obj)`` that never raises."""
+    try:
+        return repr(obj)
+    except BaseException:
+        return _brokenText(obj, "repr")
 
 
 class _FakeCode:
+    """Enough of a code object for the stdlib ``traceback`` module."""
+
+    co_argcount = co_posonlyargcount = co_kwonlyargcount = co_nlocals = 0
+    co_stacksize = co_flags = co_firstlineno = 0
+    co_code = co_lnotab = b""
+    co_consts: tuple[Any, ...] = ()
+    co_names: tuple[str, ...] = ()
+    co_cellvars: tuple[str, ...] = ()
+    co_freevars: tuple[str, ...] = ()
+
     def __init__(self, name: str, filename: str) -> None:
         self.co_name = name
+        self.co_qualname = name
         self.co_filename = filename
+        self.co_varnames: list[str] = []
 
-    def co_positions(self) -> Generator[tuple[None, None, None, None], None, None]:
-        yield (None, None, None, None)
+    def co_positions(self) -> tuple[tuple[None, None, None, None], ...]:
+        return ((None, None, None, None),)
 
 
 class _FakeFrame:
+    """A stand-in frame rebuilt from a ``Failure.frames`` entry."""
+
+    f_lasti = 0
+    f_trace = None
+
     def __init__(self, frame: Frame, back: _FakeFrame | None) -> None:
         self.f_code = _FakeCode(frame[0], frame[1])
         self.f_lineno = frame[2]
-        self.f_globals = dict(frame[4] or ())
         self.f_locals = dict(frame[3] or ())
+        self.f_globals = dict(frame[4] or ())
         self.f_back = back
+        self.f_builtins: dict[str, Any] = {}
 
 
 class _FakeTraceback:
-    """Enough of a traceback object for ``traceback.extract_tb``."""
+    """A stand-in traceback entry, usable by ``traceback.extract_tb``."""
 
-    def __init__(self, frames: list[Frame], back: _FakeFrame | None = None) -> None:
-        self.tb_frame = _FakeFrame(frames[0], back)
-        self.tb_lineno = frames[0][2]
-        self.tb_lasti = -1
-        self.tb_next = _FakeTraceback(frames[1:], self.tb_frame) if len(frames) > 1 else None
+    def __init__(self, frame: _FakeFrame) -> None:
+        self.tb_frame = frame
+        self.tb_lineno = frame.f_lineno
+        self.tb_lasti = frame.f_lasti
+        self.tb_next: _FakeTraceback | None = None
+
+
+def _fakeTraceback(frames: list[Frame]) -> _FakeTraceback:
+    """Link stand-in tracebacks for ``frames`` (outermost first), without recursion."""
+    frame = _FakeFrame(frames[0], None)
+    first = last = _FakeTraceback(frame)
+    for info in frames[1:]:
+        frame = _FakeFrame(info, frame)
+        last.tb_next = _FakeTraceback(frame)
+        last = last.tb_next
+    return first
 
 
 class Failure(BaseException):
@@ -193,9 +255,14 @@ class Failure(BaseException):
 
     @property
     def parents(self) -> list[Any]:
-        """Qualified names of the exception class and its bases."""
+        """Qualified names of the exception class and its bases.
+
+        As in Twisted, for a type that is not an ``Exception`` subclass
+        (``KeyboardInterrupt``, a non-exception object) this is just
+        ``[type]``.
+        """
         if self._parents is None:
-            if isinstance(self.type, type) and issubclass(self.type, BaseException):
+            if isinstance(self.type, type) and issubclass(self.type, Exception):
                 self._parents = [_qual(c) for c in self.type.__mro__]
             else:
                 self._parents = [self.type]
@@ -206,18 +273,21 @@ class Failure(BaseException):
         self._parents = parents
 
     def check(self, *errorTypes: type[BaseException] | str) -> Any:
-        """Return the first of ``errorTypes`` this failure is an instance of.
+        """Return the first of ``errorTypes`` that this failure matches.
 
-        Twisted: ``Failure.check``. Accepts classes or qualified class names.
+        Twisted: ``Failure.check``.  ``Exception`` subclasses and
+        ``module.Name`` strings are compared by qualified name with
+        :attr:`parents`; other ``BaseException`` types only match exactly.
 
         Returns:
             The matching entry of ``errorTypes``, or None.
         """
+        parents = self.parents
         for error in errorTypes:
-            if isinstance(error, type):
-                if isinstance(self.type, type) and issubclass(self.type, error):
-                    return error
-            elif error in self.parents:
+            key: Any = error
+            if isinstance(error, type) and issubclass(error, Exception):
+                key = _qual(error)
+            if key in parents:
                 return error
         return None
 
@@ -253,16 +323,21 @@ class Failure(BaseException):
         if self.tb is not None:
             return self.tb
         if self.frames:
-            return _FakeTraceback(self.frames)
+            return _fakeTraceback(self.frames)
         return None
 
     def cleanFailure(self) -> None:
-        """Drop references to frames, keeping only their printable summary.
+        """Drop references to frames and objects, keeping a printable summary.
 
-        Twisted: ``Failure.cleanFailure``.
+        Twisted: ``Failure.cleanFailure``.  Afterwards the failure is in the
+        state unpickling gives: no live traceback, frame variables as
+        ``repr`` strings, ``pickled`` set.
         """
-        _ = self.frames
-        self.tb = None
+        state = self.__getstate__()
+        state["_frames"] = state.pop("frames")
+        state["_parents"] = state.pop("parents")
+        state.pop("stack", None)
+        self.__dict__ = state
         if getattr(self.value, "__traceback__", None) is not None:
             self.value.__traceback__ = None
 
@@ -300,13 +375,19 @@ class Failure(BaseException):
         Twisted: ``Failure.printTraceback``.
 
         Args:
-            file: where to write; standard error when None.
+            file: where to write; when None, the log (as errors), as in
+                Twisted.
             elideFrameworkCode: ignored (deprecated in Twisted).
             detail: ``'brief'``, ``'default'`` or ``'verbose'``.
+
+        Raises:
+            ValueError: for another ``detail`` when there are frames to show.
         """
-        if detail not in ("brief", "default", "verbose"):
-            raise ValueError(f"Detail must be default, brief, or verbose. (not {detail!r})")
-        out = sys.stderr if file is None else file
+        if file is None:
+            from torsion.python import log
+
+            file = log.logerr
+        out: Any = file
         w = out.write
         frames = self.frames
         if detail == "verbose":
@@ -317,7 +398,10 @@ class Failure(BaseException):
         else:
             w("Traceback (most recent call last):\n")
         if frames:
-            _formatFrames(frames, w, detail, self.captureVars)
+            if detail == "verbose" and not self.captureVars:
+                format_frames(frames, w, "verbose-vars-not-captured")
+            else:
+                format_frames(frames, w, detail)
         elif detail != "brief":
             w("Failure: ")
         if detail != "brief":
@@ -347,29 +431,69 @@ class Failure(BaseException):
     # -- pickling ----------------------------------------------------------
 
     def __getstate__(self) -> dict[str, Any]:
+        """The picklable state: no traceback, frame variables as reprs.
+
+        Keys are Twisted's (``parents``, ``frames``, ``stack``), so the state
+        has the shape Twisted's Failure pickles to.
+        """
+        parents = self.parents
         state = dict(self.__dict__)
-        state["_frames"] = [
-            (name, file, line, [(k, repr(v)) for k, v in lv], [(k, repr(v)) for k, v in gv])
-            for name, file, line, lv, gv in self.frames
-        ]
+        state.pop("_parents", None)
+        state.pop("_frames", None)
+        state["parents"] = parents
+        state["stack"] = []
+        if self.captureVars:
+            state["frames"] = [
+                [name, file, line, _reprVars(lv), _reprVars(gv)]
+                for name, file, line, lv, gv in self.frames
+            ]
+        else:
+            state["frames"] = self.frames
         state["tb"] = None
         state["pickled"] = 1
         return state
 
     def __setstate__(self, state: dict[str, Any] | None) -> None:
-        self.__dict__.update(state or {})
+        state = dict(state or {})
+        state.pop("stack", None)
+        if "parents" in state:
+            state["_parents"] = state.pop("parents")
+        if "frames" in state:
+            state["_frames"] = state.pop("frames")
+        self.__dict__.update(state)
 
     def __reduce__(self) -> Any:
         return (_newFailure, (), self.__getstate__())
+
+
+def _reprVars(items: Any) -> list[tuple[str, str]]:
+    return [(name, _safeRepr(value)) for name, value in items]
 
 
 def _newFailure() -> Failure:
     return Failure.__new__(Failure)
 
 
-def _formatFrames(
-    frames: list[Frame], w: Callable[[str], object], detail: str, vars_: bool
+def format_frames(
+    frames: list[Frame], write: Callable[[str], object], detail: str = "default"
 ) -> None:
+    """Write ``frames`` in one of Twisted's layouts.
+
+    Twisted: ``failure.format_frames``.
+
+    Args:
+        frames: ``(function, file, line, locals, globals)`` tuples.
+        write: called with each piece of text.
+        detail: ``'default'`` (like the interpreter), ``'brief'``
+            (``file:line:function``), ``'verbose'`` (with variables) or
+            ``'verbose-vars-not-captured'``.
+    """
+    if detail not in ("default", "brief", "verbose", "verbose-vars-not-captured"):
+        raise ValueError(
+            "Detail must be default, brief, verbose, or verbose-vars-not-captured."
+            f" (not {detail!r})"
+        )
+    w = write
     if detail == "brief":
         for name, filename, lineno, _l, _g in frames:
             w(f"{filename}:{lineno}:{name}\n")
@@ -377,19 +501,19 @@ def _formatFrames(
         for name, filename, lineno, _l, _g in frames:
             w(f'  File "{filename}", line {lineno}, in {name}\n')
             w(f"    {linecache.getline(filename, lineno).strip()}\n")
+    elif detail == "verbose-vars-not-captured":
+        for name, filename, lineno, _l, _g in frames:
+            w(f"{filename}:{lineno}: {name}(...)\n")
+        w(" [Capture of Locals and Globals disabled (use captureVars=True)]\n")
     else:
         for name, filename, lineno, localz, globalz in frames:
             w(f"{filename}:{lineno}: {name}(...)\n")
-            if not vars_:
-                continue
             w(" [ Locals ]\n")
             for key, val in localz:
                 w(f"  {key} : {val!r}\n")
             w(" ( Globals )\n")
             for key, val in globalz:
                 w(f"  {key} : {val!r}\n")
-        if not vars_:
-            w(" [Capture of Locals and Globals disabled (use captureVars=True)]\n")
 
 
 def startDebugMode() -> None:
