@@ -59,7 +59,11 @@ AnyCoroutine = Coroutine[Any, Any, Any] | Generator[Any, Any, Any]
 
 
 class _AwaitShim:
-    """What ``Deferred.__await__`` yields when it has to wait."""
+    """What ``Deferred.__await__`` yields when it has to wait.
+
+    The torsion driver only reads ``_deferred``; the other slots are for an
+    asyncio Task and are filled once it calls ``get_loop``.
+    """
 
     __slots__ = (
         "_asyncio_future_blocking",
@@ -70,14 +74,14 @@ class _AwaitShim:
         "_result",
     )
 
+    _doneCallbacks: list[tuple[Callable[[Any], object], contextvars.Context | None]]
+    _cancelRequested: bool
+
     def __init__(self, deferred: Deferred[Any]) -> None:
         self._deferred = deferred
         self._result: Any = _NO_RESULT
         self._asyncio_future_blocking = True
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._doneCallbacks: list[tuple[Callable[[Any], object], contextvars.Context | None]]
-        self._doneCallbacks = []
-        self._cancelRequested = False
 
     def __repr__(self) -> str:
         return f"<_AwaitShim for {self._deferred!r}>"
@@ -88,20 +92,26 @@ class _AwaitShim:
         loop = self._loop
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()
+            self._doneCallbacks = []
+            self._cancelRequested = False
         return loop
 
     def add_done_callback(
         self, fn: Callable[[Any], object], *, context: contextvars.Context | None = None
     ) -> None:
-        self.get_loop()
+        if self._loop is None:
+            self.get_loop()
         if self._result is not _NO_RESULT:
             self._schedule(fn, context)
             return
-        self._doneCallbacks.append((fn, context))
-        if len(self._doneCallbacks) == 1:
+        callbacks = self._doneCallbacks
+        callbacks.append((fn, context))
+        if len(callbacks) == 1:
             self._deferred.addBoth(self._store)
 
     def remove_done_callback(self, fn: Callable[[Any], object]) -> int:
+        if self._loop is None:
+            self.get_loop()
         before = len(self._doneCallbacks)
         self._doneCallbacks = [(f, c) for f, c in self._doneCallbacks if f != fn]
         return before - len(self._doneCallbacks)
@@ -129,11 +139,16 @@ class _AwaitShim:
         return self._result is not _NO_RESULT
 
     def cancelled(self) -> bool:
-        return self._cancelRequested and self._result is not _NO_RESULT
+        return self._wasCancelled() and self._result is not _NO_RESULT
+
+    def _wasCancelled(self) -> bool:
+        return self._loop is not None and self._cancelRequested
 
     def cancel(self, msg: object = None) -> bool:
         if self._result is not _NO_RESULT:
             return False
+        if self._loop is None:
+            self.get_loop()
         self._cancelRequested = True
         self._deferred.cancel()
         result = self._result
@@ -147,7 +162,7 @@ class _AwaitShim:
 
     def result(self) -> Any:
         result = self._result
-        if self._cancelRequested:
+        if self._wasCancelled():
             raise asyncio.CancelledError()
         if isinstance(result, Failure):
             result.raiseException()
@@ -156,7 +171,7 @@ class _AwaitShim:
         return result
 
     def exception(self) -> BaseException | None:
-        if self._cancelRequested:
+        if self._wasCancelled():
             raise asyncio.CancelledError()
         result = self._result
         if result is _NO_RESULT:
@@ -187,37 +202,31 @@ def returnValue(val: object) -> NoReturn:
     raise _DefGen_Return(val)
 
 
+_TRANSLATE_CANCEL = 1  # an asyncio.CancelledError escaping means "we were cancelled"
+_THROW_CANCEL = 2  # throw asyncio.CancelledError in at the next loop turn
+
+
 class _Runner:
     """Drives one coroutine or generator; see the module docstring."""
 
-    __slots__ = (
-        "_context",
-        "_gen",
-        "_isCoroutine",
-        "_sync",
-        "_syncResult",
-        "_target",
-        "_throwCancel",
-        "_translateCancel",
-        "_waitingOn",
-    )
+    __slots__ = ("_context", "_flags", "_gen", "_resumeStep", "_target", "_waitingOn")
 
     def __init__(self, gen: AnyCoroutine) -> None:
         self._gen = gen
-        self._isCoroutine = type(gen) is not GeneratorType
         self._context = contextvars.copy_context()
         self._target: Deferred[Any] = Deferred(self._cancel)
         # What the coroutine waits on: a Deferred, an asyncio future, the
         # loop (True) or nothing (None).
         self._waitingOn: Any = None
-        self._sync = False
-        self._syncResult: Any = None
-        self._throwCancel = False
-        self._translateCancel = False
+        self._flags = 0
+        # The callback pair that resumes us, made on first use.
+        self._resumeStep: Any = None
 
     # -- running ---------------------------------------------------------------
 
     def _step(self, result: Any) -> None:
+        """Send ``result`` in (throw it, for a Failure) and run to the next wait."""
+        self._waitingOn = None
         gen = self._gen
         run = self._context.run
         while True:
@@ -236,7 +245,7 @@ class _Runner:
                 del e
                 break
             except asyncio.CancelledError:
-                if self._translateCancel:
+                if self._flags & _TRANSLATE_CANCEL:
                     # We cancelled the asyncio awaitable because our Deferred
                     # was cancelled: report it the Deferred way.
                     self._target.errback(Failure(CancelledError()))
@@ -257,34 +266,33 @@ class _Runner:
             elif getattr(yielded, "_asyncio_future_blocking", None) is not None:
                 self._waitForFuture(yielded)
                 return
-            elif yielded is None and self._isCoroutine and self._waitForLoop():
+            elif yielded is None and type(gen) is not GeneratorType and self._waitForLoop():
                 return
             else:
                 result = yielded
                 continue
 
-            self._translateCancel = False
-            self._sync = True
-            waitFor.addBoth(self._resume)
-            if self._sync:
-                # Not fired yet: _resume will continue later.
-                self._sync = False
-                self._waitingOn = waitFor
-                return
-            result = self._syncResult
-            self._syncResult = None
+            if waitFor.called and not waitFor.paused:
+                # Fired already: take the result (as a callback returning
+                # None would) and go on, in this loop rather than recursively.
+                result = waitFor.result
+                waitFor.result = None
+                if waitFor._debugInfo is not None:
+                    waitFor._debugInfo.failResult = None
+                continue
+            if self._flags:
+                self._flags = 0
+            resume = self._resumeStep
+            if resume is None:
+                step = (self._step, (), _NO_KW)
+                resume = self._resumeStep = (step, step)
+            # Unfired (or paused), so no callback is running: append directly.
+            waitFor._callbacks.append(resume)
+            self._waitingOn = waitFor
+            return
         # Fired outside the except clause, so that code run by the callbacks
         # does not see StopIteration as the exception being handled.
         self._target.callback(returned)
-
-    def _resume(self, result: Any) -> None:
-        if self._sync:
-            # Fired while _step was adding this callback: let it loop.
-            self._sync = False
-            self._syncResult = result
-        else:
-            self._waitingOn = None
-            self._step(result)
 
     def _waitForFuture(self, future: Any) -> None:
         future._asyncio_future_blocking = False
@@ -293,7 +301,6 @@ class _Runner:
 
     def _futureDone(self, future: Any) -> None:
         if self._waitingOn is future:
-            self._waitingOn = None
             # The future's __await__ fetches its own result.
             self._step(None)
 
@@ -309,9 +316,8 @@ class _Runner:
     def _loopTurn(self) -> None:
         if self._waitingOn is not True:
             return
-        self._waitingOn = None
-        if self._throwCancel:
-            self._throwCancel = False
+        if self._flags & _THROW_CANCEL:
+            self._flags &= ~_THROW_CANCEL
             self._step(Failure._withoutTraceback(asyncio.CancelledError()))
         else:
             self._step(None)
@@ -337,12 +343,11 @@ class _Runner:
             # Cancelled from inside the running coroutine: it goes on.
             return
         if waitingOn is True:
-            self._throwCancel = True
-            self._translateCancel = True
+            self._flags |= _THROW_CANCEL | _TRANSLATE_CANCEL
         elif type(waitingOn) in _DEFERRED_TYPES:
             waitingOn.cancel()
         else:
-            self._translateCancel = True
+            self._flags |= _TRANSLATE_CANCEL
             waitingOn.cancel()
 
 

@@ -111,6 +111,7 @@ class _Sentinel:
 
 _NO_RESULT: Any = _Sentinel("NO_RESULT")
 _CONTINUE: Any = _Sentinel("CONTINUE")
+_PASS: Step = (passthru, (), _NO_KW)
 
 
 class _DebugInfo:
@@ -234,14 +235,14 @@ class Deferred(Awaitable[_T], Generic[_T]):
 
     def addCallback(self, callback: Callable[..., Any], *args: Any, **kw: Any) -> Deferred[Any]:
         """Add a step that runs only on success. Twisted: ``Deferred.addCallback``."""
-        self._callbacks.append(((callback, args, kw), (passthru, (), _NO_KW)))
+        self._callbacks.append(((callback, args, kw), _PASS))
         if self.called:
             self._runCallbacks()
         return self
 
     def addErrback(self, errback: Callable[..., Any], *args: Any, **kw: Any) -> Deferred[Any]:
         """Add a step that runs only on failure. Twisted: ``Deferred.addErrback``."""
-        self._callbacks.append(((passthru, (), _NO_KW), (errback, args, kw)))
+        self._callbacks.append((_PASS, (errback, args, kw)))
         if self.called:
             self._runCallbacks()
         return self
@@ -319,7 +320,14 @@ class Deferred(Awaitable[_T], Generic[_T]):
                 without a canceller, in which case the late call is ignored).
         """
         assert type(result) not in _DEFERRED_TYPES, "callback() with a Deferred is not allowed"
-        self._startRunCallbacks(result)
+        if self.called or self.debug:
+            self._startRunCallbacks(result)
+            return
+        # The common case of _startRunCallbacks, inlined.
+        self.called = True
+        self._canceller = None
+        self.result = result
+        self._runCallbacks()
 
     def errback(self, fail: Failure | BaseException | None = None) -> None:
         """Fire with a failure. Twisted: ``Deferred.errback``.
@@ -395,71 +403,84 @@ class Deferred(Awaitable[_T], Generic[_T]):
             # A callback of ours added more callbacks; the loop below us on
             # the stack will run them.
             return
-        chain: list[Deferred[Any]] = [self]
-        while chain:
-            current = chain[-1]
+        current: Deferred[Any] = self
+        # Deferreds that handed their result to a waiter (Rule 1) and still
+        # have callbacks of their own to run afterwards; allocated on demand.
+        stack: list[Deferred[Any]] | None = None
+        while True:
             if current.paused:
                 # Whoever waits on this one waits longer.
                 return
-            finished = True
             current._chainedTo = None
             callbacks = current._callbacks
-            while callbacks:
-                item = callbacks.pop(0)
-                callback, args, kw = item[1] if isinstance(current.result, Failure) else item[0]
-                if callback is passthru:
-                    continue
-                if callback is _CONTINUE:
-                    # ``current`` finished and a Deferred (args[0]) waits on
-                    # it: hand the result over and carry on with that one.
-                    waiter: Deferred[Any] = args[0]
-                    waiter.result = current.result
-                    current.result = None
-                    if current._debugInfo is not None:
-                        current._debugInfo.failResult = None
-                    waiter.paused -= 1
-                    chain.append(waiter)
-                    finished = False
-                    break
-                try:
-                    current._runningCallbacks = True
+            waiter: Deferred[Any] | None = None
+            current._runningCallbacks = True
+            try:
+                while callbacks:
+                    item = callbacks.pop(0)
+                    result = current.result
+                    callback, args, kw = item[1] if isinstance(result, Failure) else item[0]
+                    if callback is passthru:
+                        continue
+                    if callback is _CONTINUE:
+                        # ``current`` finished and a Deferred (args[0]) waits
+                        # on it: hand the result over and go on with that one.
+                        waiter = args[0]
+                        waiter.result = result
+                        current.result = None
+                        if current._debugInfo is not None:
+                            current._debugInfo.failResult = None
+                        waiter.paused -= 1
+                        break
                     try:
-                        current.result = callback(current.result, *args, **kw)
-                        if current.result is current:
+                        if args or kw:
+                            result = callback(result, *args, **kw)
+                        else:
+                            result = callback(result)
+                        current.result = result
+                        if result is current:
                             warnings.warn(
                                 f"Callback {callback!r} returned the Deferred it was attached"
                                 " to; this breaks the callback chain.",
                                 DeprecationWarning,
                                 stacklevel=1,
                             )
-                    finally:
-                        current._runningCallbacks = False
-                except BaseException:
-                    current.result = Failure(captureVars=self.debug)
-                else:
-                    returned = current.result
-                    if type(returned) in _DEFERRED_TYPES:
-                        inner = getattr(returned, "result", _NO_RESULT)
-                        if inner is _NO_RESULT or type(inner) in _DEFERRED_TYPES or returned.paused:
+                    except BaseException:
+                        current.result = Failure(captureVars=self.debug)
+                        continue
+                    if type(result) in _DEFERRED_TYPES:
+                        inner = getattr(result, "result", _NO_RESULT)
+                        if inner is _NO_RESULT or type(inner) in _DEFERRED_TYPES or result.paused:
                             # Rule 1: wait for the returned Deferred.
                             current.paused += 1
-                            current._chainedTo = returned
+                            current._chainedTo = result
                             step = (_CONTINUE, (current,), _NO_KW)
-                            returned._callbacks.append((step, step))
+                            result._callbacks.append((step, step))
                             break
                         # Already has a result: take it and go on.
-                        returned.result = None
-                        if returned._debugInfo is not None:
-                            returned._debugInfo.failResult = None
+                        result.result = None
+                        if result._debugInfo is not None:
+                            result._debugInfo.failResult = None
                         current.result = inner
-            if finished:
-                if isinstance(current.result, Failure):
-                    if current._debugInfo is None:
-                        current._debugInfo = _DebugInfo()
-                    current._debugInfo.failResult = current.result
-                elif current._debugInfo is not None:
-                    current._debugInfo.failResult = None
-                chain.pop()
+            finally:
+                current._runningCallbacks = False
+            if waiter is not None:
+                if stack is None:
+                    stack = [current]
+                else:
+                    stack.append(current)
+                current = waiter
+                continue
+            # As much of this chain as can run now has run.
+            if isinstance(current.result, Failure):
+                if current._debugInfo is None:
+                    current._debugInfo = _DebugInfo()
+                current._debugInfo.failResult = current.result
+            elif current._debugInfo is not None:
+                current._debugInfo.failResult = None
+            if not stack:
+                return
+            current = stack.pop()
 
     # -- presentation --------------------------------------------------------
 
@@ -602,10 +623,19 @@ def ensureDeferred(coro: Awaitable[_T] | Deferred[_T]) -> Deferred[_T]:
 
 def succeed(result: _T) -> Deferred[_T]:
     """A Deferred already fired with ``result``. Twisted: ``defer.succeed``."""
-    d: Deferred[_T] = Deferred()
+    if Deferred.debug:
+        d: Deferred[_T] = Deferred()
+    else:
+        # What Deferred() does, without the call overhead.
+        d = _newObject(Deferred)
+        d._callbacks = []
+        d._canceller = None
     d.called = True
     d.result = result
     return d
+
+
+_newObject = object.__new__
 
 
 def fail(result: Failure | BaseException | None = None) -> Deferred[Any]:
