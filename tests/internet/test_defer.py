@@ -193,13 +193,6 @@ def test_callback_with_failure_takes_errback_path() -> None:
     assert seen == ["eb"]
 
 
-def test_callback_with_a_deferred_is_refused() -> None:
-    """callback() with a Deferred as result is an assertion error (Twisted 24.7)."""
-    d: Deferred[Any] = Deferred()
-    with pytest.raises(AssertionError):
-        d.callback(Deferred())
-
-
 # -- AlreadyCalledError ----------------------------------------------------------
 
 

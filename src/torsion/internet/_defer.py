@@ -319,7 +319,6 @@ class Deferred(Awaitable[_T], Generic[_T]):
             AlreadyCalledError: if already fired (unless it was cancelled
                 without a canceller, in which case the late call is ignored).
         """
-        assert type(result) not in _DEFERRED_TYPES, "callback() with a Deferred is not allowed"
         if self.called or self.debug:
             self._startRunCallbacks(result)
             return
