@@ -298,15 +298,17 @@ def test_returned_deferred_failure_moves_to_outer_and_is_not_unhandled(
     logged_errors: Any,
 ) -> None:
     """A returned failed Deferred hands its failure to the outer chain only."""
-    outer: Deferred[int] = Deferred()
-    inner: Deferred[Any] = Deferred()
-    outer.addCallback(lambda _: inner)
-    outer.callback(0)
-    inner.errback(ValueError("in"))
-    f = result_of(outer)
-    assert f.check(ValueError)
-    outer.addErrback(lambda _: None)
-    del inner, outer, f
+
+    def scenario() -> None:
+        outer: Deferred[int] = Deferred()
+        inner: Deferred[Any] = Deferred()
+        outer.addCallback(lambda _: inner)
+        outer.callback(0)
+        inner.errback(ValueError("in"))
+        assert result_of(outer).check(ValueError)
+        outer.addErrback(lambda _: None)
+
+    scenario()
     gc.collect()
     assert logged_errors.records == []
 
@@ -327,7 +329,7 @@ def test_long_chain_of_deferreds_does_not_recurse() -> None:
     """100,000 Deferreds each returning the next complete without RecursionError."""
     n = 100_000
     ds: list[Deferred[int]] = [Deferred() for _ in range(n)]
-    for a, b in zip(ds, ds[1:]):
+    for a, b in zip(ds, ds[1:], strict=False):
         a.addCallback(lambda _, b=b: b)
     last = ds[-1]
     got: list[int] = []
@@ -348,7 +350,7 @@ def test_long_chain_with_callbacks_after_each_link() -> None:
     """30,000 links, each inner Deferred with its own later callback, resolve iteratively."""
     n = 30_000
     ds: list[Deferred[int]] = [Deferred() for _ in range(n)]
-    for a, b in zip(ds, ds[1:]):
+    for a, b in zip(ds, ds[1:], strict=False):
         a.addCallback(lambda _, b=b: b)
     for d in ds[:-1]:
         d.callback(0)

@@ -141,16 +141,14 @@ def test_await_of_fired_deferred_leaves_its_result() -> None:
 
 def test_await_of_fired_failure_is_not_reported_unhandled(logged_errors: Any) -> None:
     """A failure raised by an await counts as handled."""
-    d = fail(ValueError("seen"))
 
-    async def main() -> None:
+    async def main(d: Deferred[Any]) -> None:
         try:
             await d
         except ValueError:
             pass
 
-    ensureDeferred(main())
-    del d
+    ensureDeferred(main(fail(ValueError("seen"))))
     gc.collect()
     assert logged_errors.records == []
 

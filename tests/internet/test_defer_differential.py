@@ -202,9 +202,7 @@ def run_scenario(lib: str, canceller: str | None, script: list[Any]) -> list[Any
 @given(canceller=st.sampled_from(CANCELLERS), script=ops)
 def test_random_chains_match_twisted(canceller: str | None, script: list[Any]) -> None:
     """Random callback/errback scripts give Twisted's exact trace."""
-    assert run_scenario("torsion", canceller, script) == run_scenario(
-        "twisted", canceller, script
-    )
+    assert run_scenario("torsion", canceller, script) == run_scenario("twisted", canceller, script)
 
 
 def test_scenario_runner_sees_differences() -> None:
@@ -270,7 +268,7 @@ def run_list_scenario(
         w.trace.append(("after", step, result.called))
     for i, d in enumerate(ds):
         seen: list[Any] = []
-        d.addBoth(lambda r: seen.append(w.describe(r)))
+        d.addBoth(lambda r, seen=seen: seen.append(w.describe(r)))
         w.trace.append(("item", i, d.called, seen))
         d.addErrback(lambda _: None)
     return w.trace
