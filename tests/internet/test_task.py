@@ -51,6 +51,7 @@ def test_clock_calls_scheduled_while_advancing() -> None:
     """A call scheduled for now by a running call runs in the same advance."""
     clock = Clock()
     order: list[int] = []
+
     def first() -> None:
         order.append(1)
         clock.callLater(0, order.append, 2)
