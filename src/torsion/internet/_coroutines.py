@@ -42,13 +42,8 @@ from sys import exc_info
 from types import CoroutineType, GeneratorType
 from typing import Any, NoReturn, TypeVar
 
-from torsion.internet._defer import (
-    _DEFERRED_TYPES,
-    _NO_KW,
-    _NO_RESULT,
-    CancelledError,
-    Deferred,
-)
+from torsion.internet._deferbase import _NO_KW, _NO_RESULT, CancelledError
+from torsion.internet._deferred import _DEFERRED_TYPES, Deferred
 from torsion.python.failure import Failure
 
 __all__ = ["inlineCallbacks", "returnValue"]

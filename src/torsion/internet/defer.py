@@ -2,8 +2,11 @@
 
 The implementation lives in private modules; this facade is the public API:
 
-* :mod:`torsion.internet._defer` -- :class:`Deferred` and the helpers
-  (``succeed``, ``fail``, ``maybeDeferred``, ``ensureDeferred``, ...);
+* :mod:`torsion.internet._deferred` -- the :class:`Deferred` class;
+  :mod:`torsion.internet._deferbase` -- its exceptions and unhandled-error
+  reporting; :mod:`torsion.internet._defer` -- ``succeed``, ``fail``,
+  ``maybeDeferred``, ``ensureDeferred`` (and re-exports of the above);
+* :mod:`torsion.internet._futures` -- ``asFuture`` / ``fromFuture``;
 * :mod:`torsion.internet._coroutines` -- the coroutine driver,
   ``inlineCallbacks`` and the bridge that lets asyncio Tasks ``await`` a
   Deferred;
@@ -24,7 +27,6 @@ from torsion.internet._coroutines import inlineCallbacks, returnValue
 from torsion.internet._defer import (
     AlreadyCalledError,
     CancelledError,
-    DebugInfo,
     Deferred,
     NotACoroutineError,
     TimeoutError,
@@ -38,6 +40,7 @@ from torsion.internet._defer import (
     setDebugging,
     succeed,
 )
+from torsion.internet._deferbase import DebugInfo
 from torsion.internet._deferredlist import (
     FAILURE,
     SUCCESS,
