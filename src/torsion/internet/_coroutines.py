@@ -102,7 +102,13 @@ class _AwaitShim:
         callbacks = self._doneCallbacks
         callbacks.append((fn, context))
         if len(callbacks) == 1:
-            self._deferred.addBoth(self._store)
+            d = self._deferred
+            if d.called and not d.paused:
+                d.addBoth(self._store)
+            else:
+                # No callback of d can be running: append our step directly.
+                step = (self._store, (), _NO_KW)
+                d._callbacks.append((step, step))
 
     def remove_done_callback(self, fn: Callable[[Any], object]) -> int:
         if self._loop is None:
@@ -127,8 +133,16 @@ class _AwaitShim:
         # with None (a failure is not reported as unhandled).
         self._result = result
         callbacks, self._doneCallbacks = self._doneCallbacks, []
+        loop = self._loop
+        assert loop is not None
         for fn, context in callbacks:
-            self._schedule(fn, context)
+            try:
+                loop.call_soon(fn, self, context=context)
+            except RuntimeError:
+                # The loop was closed while the Task waited: nobody is left
+                # to resume.
+                if not loop.is_closed():
+                    raise
 
     def done(self) -> bool:
         return self._result is not _NO_RESULT
@@ -157,7 +171,7 @@ class _AwaitShim:
 
     def result(self) -> Any:
         result = self._result
-        if self._wasCancelled():
+        if self._loop is not None and self._cancelRequested:
             raise asyncio.CancelledError()
         if isinstance(result, Failure):
             result.raiseException()
