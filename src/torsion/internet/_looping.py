@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from types import CoroutineType
 from typing import Any
 
-from torsion.internet._defer import Deferred, maybeDeferred
+from torsion.internet._defer import Deferred, ensureDeferred
+from torsion.internet._deferred import _DEFERRED_TYPES
 from torsion.python.failure import Failure
 
 __all__ = ["LoopingCall"]
@@ -175,24 +177,41 @@ class LoopingCall:
             self._scheduleFrom(self.starttime)
 
     def __call__(self) -> None:
-        def succeeded(result: object) -> None:
-            if self.running:
-                self._scheduleFrom(self.clock.seconds())
-            else:
-                d, self._deferred = self._deferred, None
-                assert d is not None
-                d.callback(self)
+        self.call = None
+        # What maybeDeferred(f) followed by addCallback(succeeded) and
+        # addErrback(failed) does, without making a Deferred when f returns
+        # a plain value (the common case).
+        try:
+            result = self.f(*self.a, **self.kw)
+        except BaseException:
+            self._failed(Failure(captureVars=Deferred.debug))
+            return
+        kind = type(result)
+        if kind in _DEFERRED_TYPES or kind is CoroutineType:
+            d: Deferred[Any] = result if kind in _DEFERRED_TYPES else ensureDeferred(result)
+            d.addCallback(self._succeeded)
+            d.addErrback(self._failed)
+        elif isinstance(result, Failure):
+            self._failed(result)
+        else:
+            try:
+                self._succeeded(result)
+            except BaseException:
+                self._failed(Failure(captureVars=Deferred.debug))
 
-        def failed(failure: Failure) -> None:
-            self.running = False
+    def _succeeded(self, result: object) -> None:
+        if self.running:
+            self._scheduleFrom(self.clock.seconds())
+        else:
             d, self._deferred = self._deferred, None
             assert d is not None
-            d.errback(failure)
+            d.callback(self)
 
-        self.call = None
-        d = maybeDeferred(self.f, *self.a, **self.kw)
-        d.addCallback(succeeded)
-        d.addErrback(failed)
+    def _failed(self, failure: Failure) -> None:
+        self.running = False
+        d, self._deferred = self._deferred, None
+        assert d is not None
+        d.errback(failure)
 
     def _scheduleFrom(self, when: float) -> None:
         self.call = self.clock.callLater(self._delayFrom(when), self)
