@@ -182,7 +182,7 @@ class LoopingCall:
         # addErrback(failed) does, without making a Deferred when f returns
         # a plain value (the common case).
         try:
-            result = self.f(*self.a, **self.kw)
+            result: Any = self.f(*self.a, **self.kw)
         except BaseException:
             self._failed(Failure(captureVars=Deferred.debug))
             return
