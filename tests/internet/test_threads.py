@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +18,7 @@ from torsion.python.threadpool import ThreadPool
 @pytest.fixture
 def global_reactor(reactor: Any) -> Iterator[Any]:
     """The test's reactor installed as the global one for the duration of the test."""
+    previous = sys.modules.get("torsion.internet.reactor")
     main.uninstallReactor()
     main.installReactor(reactor)
     try:
@@ -26,6 +28,8 @@ def global_reactor(reactor: Any) -> Iterator[Any]:
         if pool is not None:
             pool.stop()
         main.uninstallReactor()
+        if previous is not None:
+            main.installReactor(previous)
 
 
 @pytest.fixture
