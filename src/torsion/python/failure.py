@@ -12,19 +12,30 @@ alive.
 
 from __future__ import annotations
 
-import linecache
 import sys
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from io import StringIO
 from types import TracebackType
 from typing import IO, Any, NoReturn, TypeVar
 
-__all__ = ["DefaultException", "Failure", "NoCurrentExceptionError", "startDebugMode"]
+from torsion.python._failuretext import (
+    Frame,
+    _fakeTraceback,
+    _qual,
+    _reprVars,
+    _safeStr,
+    format_frames,
+)
+
+__all__ = [
+    "DefaultException",
+    "Failure",
+    "NoCurrentExceptionError",
+    "format_frames",
+    "startDebugMode",
+]
 
 _T = TypeVar("_T")
-
-# (function name, file name, line number, locals items, globals items)
-Frame = tuple[str, str, int, Any, Any]
 
 _count = 0
 
@@ -35,50 +46,6 @@ class DefaultException(Exception):
 
 class NoCurrentExceptionError(Exception):
     """``Failure()`` was called with no argument outside of an ``except`` block."""
-
-
-def _qual(cls: object) -> str:
-    module = getattr(cls, "__module__", None)
-    name = getattr(cls, "__qualname__", None) or getattr(cls, "__name__", repr(cls))
-    return f"{module}.{name}" if module else str(name)
-
-
-def _safeStr(obj: object) -> str:
-    try:
-        return str(obj)
-    except BaseException:
-        try:
-            return f"<{_qual(type(obj))} instance with broken __str__>"
-        except BaseException:
-            return "<object with broken __str__>"
-
-
-class _FakeCode:
-    def __init__(self, name: str, filename: str) -> None:
-        self.co_name = name
-        self.co_filename = filename
-
-    def co_positions(self) -> Generator[tuple[None, None, None, None], None, None]:
-        yield (None, None, None, None)
-
-
-class _FakeFrame:
-    def __init__(self, frame: Frame, back: _FakeFrame | None) -> None:
-        self.f_code = _FakeCode(frame[0], frame[1])
-        self.f_lineno = frame[2]
-        self.f_globals = dict(frame[4] or ())
-        self.f_locals = dict(frame[3] or ())
-        self.f_back = back
-
-
-class _FakeTraceback:
-    """Enough of a traceback object for ``traceback.extract_tb``."""
-
-    def __init__(self, frames: list[Frame], back: _FakeFrame | None = None) -> None:
-        self.tb_frame = _FakeFrame(frames[0], back)
-        self.tb_lineno = frames[0][2]
-        self.tb_lasti = -1
-        self.tb_next = _FakeTraceback(frames[1:], self.tb_frame) if len(frames) > 1 else None
 
 
 class Failure(BaseException):
@@ -193,9 +160,14 @@ class Failure(BaseException):
 
     @property
     def parents(self) -> list[Any]:
-        """Qualified names of the exception class and its bases."""
+        """Qualified names of the exception class and its bases.
+
+        As in Twisted, for a type that is not an ``Exception`` subclass
+        (``KeyboardInterrupt``, a non-exception object) this is just
+        ``[type]``.
+        """
         if self._parents is None:
-            if isinstance(self.type, type) and issubclass(self.type, BaseException):
+            if isinstance(self.type, type) and issubclass(self.type, Exception):
                 self._parents = [_qual(c) for c in self.type.__mro__]
             else:
                 self._parents = [self.type]
@@ -206,18 +178,21 @@ class Failure(BaseException):
         self._parents = parents
 
     def check(self, *errorTypes: type[BaseException] | str) -> Any:
-        """Return the first of ``errorTypes`` this failure is an instance of.
+        """Return the first of ``errorTypes`` that this failure matches.
 
-        Twisted: ``Failure.check``. Accepts classes or qualified class names.
+        Twisted: ``Failure.check``.  ``Exception`` subclasses and
+        ``module.Name`` strings are compared by qualified name with
+        :attr:`parents`; other ``BaseException`` types only match exactly.
 
         Returns:
             The matching entry of ``errorTypes``, or None.
         """
+        parents = self.parents
         for error in errorTypes:
-            if isinstance(error, type):
-                if isinstance(self.type, type) and issubclass(self.type, error):
-                    return error
-            elif error in self.parents:
+            key: Any = error
+            if isinstance(error, type) and issubclass(error, Exception):
+                key = _qual(error)
+            if key in parents:
                 return error
         return None
 
@@ -253,16 +228,21 @@ class Failure(BaseException):
         if self.tb is not None:
             return self.tb
         if self.frames:
-            return _FakeTraceback(self.frames)
+            return _fakeTraceback(self.frames)
         return None
 
     def cleanFailure(self) -> None:
-        """Drop references to frames, keeping only their printable summary.
+        """Drop references to frames and objects, keeping a printable summary.
 
-        Twisted: ``Failure.cleanFailure``.
+        Twisted: ``Failure.cleanFailure``.  Afterwards the failure is in the
+        state unpickling gives: no live traceback, frame variables as
+        ``repr`` strings, ``pickled`` set.
         """
-        _ = self.frames
-        self.tb = None
+        state = self.__getstate__()
+        state["_frames"] = state.pop("frames")
+        state["_parents"] = state.pop("parents")
+        state.pop("stack", None)
+        self.__dict__ = state
         if getattr(self.value, "__traceback__", None) is not None:
             self.value.__traceback__ = None
 
@@ -300,13 +280,19 @@ class Failure(BaseException):
         Twisted: ``Failure.printTraceback``.
 
         Args:
-            file: where to write; standard error when None.
+            file: where to write; when None, the log (as errors), as in
+                Twisted.
             elideFrameworkCode: ignored (deprecated in Twisted).
             detail: ``'brief'``, ``'default'`` or ``'verbose'``.
+
+        Raises:
+            ValueError: for another ``detail`` when there are frames to show.
         """
-        if detail not in ("brief", "default", "verbose"):
-            raise ValueError(f"Detail must be default, brief, or verbose. (not {detail!r})")
-        out = sys.stderr if file is None else file
+        if file is None:
+            from torsion.python import log
+
+            file = log.logerr
+        out: Any = file
         w = out.write
         frames = self.frames
         if detail == "verbose":
@@ -317,7 +303,10 @@ class Failure(BaseException):
         else:
             w("Traceback (most recent call last):\n")
         if frames:
-            _formatFrames(frames, w, detail, self.captureVars)
+            if detail == "verbose" and not self.captureVars:
+                format_frames(frames, w, "verbose-vars-not-captured")
+            else:
+                format_frames(frames, w, detail)
         elif detail != "brief":
             w("Failure: ")
         if detail != "brief":
@@ -347,17 +336,36 @@ class Failure(BaseException):
     # -- pickling ----------------------------------------------------------
 
     def __getstate__(self) -> dict[str, Any]:
+        """The picklable state: no traceback, frame variables as reprs.
+
+        Keys are Twisted's (``parents``, ``frames``, ``stack``), so the state
+        has the shape Twisted's Failure pickles to.
+        """
+        parents = self.parents
         state = dict(self.__dict__)
-        state["_frames"] = [
-            (name, file, line, [(k, repr(v)) for k, v in lv], [(k, repr(v)) for k, v in gv])
-            for name, file, line, lv, gv in self.frames
-        ]
+        state.pop("_parents", None)
+        state.pop("_frames", None)
+        state["parents"] = parents
+        state["stack"] = []
+        if self.captureVars:
+            state["frames"] = [
+                [name, file, line, _reprVars(lv), _reprVars(gv)]
+                for name, file, line, lv, gv in self.frames
+            ]
+        else:
+            state["frames"] = self.frames
         state["tb"] = None
         state["pickled"] = 1
         return state
 
     def __setstate__(self, state: dict[str, Any] | None) -> None:
-        self.__dict__.update(state or {})
+        state = dict(state or {})
+        state.pop("stack", None)
+        if "parents" in state:
+            state["_parents"] = state.pop("parents")
+        if "frames" in state:
+            state["_frames"] = state.pop("frames")
+        self.__dict__.update(state)
 
     def __reduce__(self) -> Any:
         return (_newFailure, (), self.__getstate__())
@@ -365,31 +373,6 @@ class Failure(BaseException):
 
 def _newFailure() -> Failure:
     return Failure.__new__(Failure)
-
-
-def _formatFrames(
-    frames: list[Frame], w: Callable[[str], object], detail: str, vars_: bool
-) -> None:
-    if detail == "brief":
-        for name, filename, lineno, _l, _g in frames:
-            w(f"{filename}:{lineno}:{name}\n")
-    elif detail == "default":
-        for name, filename, lineno, _l, _g in frames:
-            w(f'  File "{filename}", line {lineno}, in {name}\n')
-            w(f"    {linecache.getline(filename, lineno).strip()}\n")
-    else:
-        for name, filename, lineno, localz, globalz in frames:
-            w(f"{filename}:{lineno}: {name}(...)\n")
-            if not vars_:
-                continue
-            w(" [ Locals ]\n")
-            for key, val in localz:
-                w(f"  {key} : {val!r}\n")
-            w(" ( Globals )\n")
-            for key, val in globalz:
-                w(f"  {key} : {val!r}\n")
-        if not vars_:
-            w(" [Capture of Locals and Globals disabled (use captureVars=True)]\n")
 
 
 def startDebugMode() -> None:
