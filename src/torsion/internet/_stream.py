@@ -71,6 +71,15 @@ class Connection(asyncio.Protocol):
         self.reactor = reactor
         self._pending: list[bytes] = []
         self._pendingSize = 0
+        # True while this connection is in the reactor's dirty list for the
+        # current dispatch and writable: write() then only appends.
+        self._coalescing = False
+        # Read by protocols once per message (LineReceiver checks
+        # ``transport.disconnecting`` after every line): instance attributes
+        # are cheaper to read than class attributes on CPython 3.11.
+        self.connected = 0
+        self.disconnecting = 0
+        self.disconnected = 0
         self._writable = False
         self._reason: Failure | None = None
         self._lost = False
@@ -142,6 +151,7 @@ class Connection(asyncio.Protocol):
         self.disconnected = 1
         self._pending = []
         self._pendingSize = 0
+        self._coalescing = False
         self.reactor._connections.discard(self)
         dispatch = self.reactor._dispatch
         producer = self.producer
@@ -200,6 +210,7 @@ class Connection(asyncio.Protocol):
         self._writable = False
         self._pending = []
         self._pendingSize = 0
+        self._coalescing = False
         if self._t is not None:
             self._t.abort()
 
@@ -221,6 +232,14 @@ class Connection(asyncio.Protocol):
             TypeError: if ``data`` is not bytes.  Data written after the
                 connection closed is silently dropped.
         """
+        if self._coalescing and type(data) is bytes:
+            # Hot path: already collecting this dispatch's writes.
+            self._pending.append(data)
+            size = self._pendingSize + len(data)
+            self._pendingSize = size
+            if size > _FLUSH_LIMIT:
+                self._flush()
+            return
         if not isinstance(data, bytes):
             raise TypeError("Data must be bytes")
         if not self._writable or not data:
@@ -233,6 +252,8 @@ class Connection(asyncio.Protocol):
             self._pendingSize += len(data)
             if self._pendingSize > _FLUSH_LIMIT:
                 self._flush()
+            else:
+                self._coalescing = True
         else:
             self._t.write(data)
 
@@ -251,6 +272,7 @@ class Connection(asyncio.Protocol):
             return
         self._pending = []
         self._pendingSize = 0
+        self._coalescing = False
         if not self._writable:
             return
         if len(pending) == 1:
@@ -309,6 +331,7 @@ class Connection(asyncio.Protocol):
         self._writable = False
         self._pending = []
         self._pendingSize = 0
+        self._coalescing = False
         sock = self._t.get_extra_info("socket") if self._t is not None else None
         if sock is not None:
             try:
