@@ -733,6 +733,21 @@ def test_intn_stops_while_paused() -> None:
     assert proto.transport.producerState == "producing"
 
 
+def test_intn_synchronous_pause_resume_in_callback() -> None:
+    """Pausing and resuming inside stringReceived delivers every string once, in order."""
+
+    class Bouncing(intNClass(basic.Int8StringReceiver)):  # type: ignore[misc]
+        def stringReceived(self, s: bytes) -> None:
+            super().stringReceived(s)
+            if s == b"p":
+                self.pauseProducing()
+                self.resumeProducing()
+
+    proto = connected(Bouncing())
+    proto.dataReceived(b"\x01a\x01p\x01b\x01c")
+    assert proto.received == [b"a", b"p", b"b", b"c"]
+
+
 # -- producers -------------------------------------------------------------------------
 
 
