@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from twisted.internet.testing import StringTransport as TwistedStringTransport
 from twisted.protocols import basic as twistedBasic
 
-from tests.protocols.splits import cut, cutPoints
+from tests.protocols.helpers import cut, cutPoints
 from torsion.protocols import basic as torsionBasic
 
 Trace = list[tuple[Any, ...]]

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.protocols.splits import cutPoints, splittings
+from tests.protocols.helpers import cutPoints, splittings
 from torsion.protocols._framing import (
     LengthLimitExceeded,
     LineBuffer,

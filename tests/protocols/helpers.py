@@ -1,10 +1,13 @@
-"""Hypothesis strategies shared by the framing tests: streams and ways to cut them."""
+"""Shared helpers of the protocol tests: ways to cut a stream, connecting to a transport."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from hypothesis import strategies as st
+
+from torsion.internet.testing import StringTransport
 
 
 def cut(data: bytes, points: list[int]) -> list[bytes]:
@@ -23,3 +26,16 @@ def splittings(data: bytes, points: list[int]) -> Iterator[list[bytes]]:
 
 
 cutPoints = st.lists(st.integers(min_value=0, max_value=10_000), max_size=12)
+
+
+def connected(proto: Any, transport: Any = None) -> Any:
+    """``proto`` after makeConnection to ``transport`` (a new StringTransport by default)."""
+    transport = StringTransport() if transport is None else transport
+    proto.makeConnection(transport)
+    return proto
+
+
+def feedInPackets(proto: Any, data: bytes, size: int) -> None:
+    """Deliver ``data`` to ``proto`` in packets of ``size`` bytes (and a last, shorter one)."""
+    for i in range(len(data) // size + 1):
+        proto.dataReceived(data[i * size : (i + 1) * size])
