@@ -169,6 +169,7 @@ class ThrottlingFactory(WrappingFactory):
             p.unthrottleWrites()
 
     def buildProtocol(self, addr: Any) -> Any:
+        """Wrap a new protocol, or refuse (None) past ``maxConnectionCount``."""
         if self.connectionCount == 0:
             if self.readLimit is not None:
                 self.checkReadBandwidth()
@@ -186,6 +187,7 @@ class ThrottlingFactory(WrappingFactory):
         return p
 
     def unregisterProtocol(self, p: Any) -> None:
+        """Count a closed connection; with none left, stop the bandwidth checks."""
         WrappingFactory.unregisterProtocol(self, p)
         self.connectionCount -= 1
         self._maybeStopChecking()
@@ -232,9 +234,11 @@ class LimitConnectionsByPeer(WrappingFactory):
         self._peerOf: dict[Any, Any] = {}
 
     def startFactory(self) -> None:
+        """Start counting from zero."""
         self.peerConnections = {}
 
     def buildProtocol(self, addr: Any) -> Any:
+        """Wrap a new protocol, or refuse (None) if the host is at its limit."""
         peerHost = _hostOf(addr)
         count = self.peerConnections.get(peerHost, 0)
         if count >= self.maxConnectionsPerPeer:
@@ -246,6 +250,7 @@ class LimitConnectionsByPeer(WrappingFactory):
         return p
 
     def unregisterProtocol(self, p: Any) -> None:
+        """Count a closed connection against its host."""
         WrappingFactory.unregisterProtocol(self, p)
         peerHost = self._peerOf.pop(p, None)
         if peerHost is None or peerHost not in self.peerConnections:
@@ -273,6 +278,7 @@ class LimitTotalConnectionsFactory(ServerFactory):
     overflowProtocol: Callable[[], Any] | None = None
 
     def buildProtocol(self, addr: Any) -> Any:
+        """A wrapped ``protocol``, ``overflowProtocol`` past the limit, or None."""
         if self.connectionLimit is None or self.connectionCount < self.connectionLimit:
             assert self.protocol is not None, f"{self!r}.protocol is not set"
             wrappedProtocol = self.protocol()
@@ -286,7 +292,8 @@ class LimitTotalConnectionsFactory(ServerFactory):
         return p
 
     def registerProtocol(self, p: Any) -> None:
-        pass
+        """Nothing to do: connections are counted in :meth:`buildProtocol`."""
 
     def unregisterProtocol(self, p: Any) -> None:
+        """Count a closed connection."""
         self.connectionCount -= 1

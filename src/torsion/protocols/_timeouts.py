@@ -93,6 +93,7 @@ class TimeoutFactory(WrappingFactory):
         WrappingFactory.__init__(self, wrappedFactory)
 
     def buildProtocol(self, addr: Any) -> Any:
+        """Wrap the wrapped factory's protocol in a :class:`TimeoutProtocol`."""
         wrapped = self.wrappedFactory.buildProtocol(addr)
         if wrapped is None:
             return None

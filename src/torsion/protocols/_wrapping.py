@@ -150,6 +150,7 @@ class WrappingFactory(ClientFactory):
         self.wrappedFactory.clientConnectionLost(connector, reason)
 
     def buildProtocol(self, addr: Any) -> Any:
+        """Wrap the wrapped factory's protocol (None if it refused)."""
         wrapped = self.wrappedFactory.buildProtocol(addr)
         if wrapped is None:
             return None
@@ -223,6 +224,7 @@ class TrafficLoggingProtocol(ProtocolWrapper):
         ProtocolWrapper.dataReceived(self, data)
 
     def connectionLost(self, reason: Failure | None = None) -> None:
+        """Log the reason, pass it on, and close a log file the factory opened."""
         self._log(f"C {self._number}: {reason!r}")
         try:
             ProtocolWrapper.connectionLost(self, reason)
@@ -275,6 +277,7 @@ class TrafficLoggingFactory(WrappingFactory):
             logfile.close()
 
     def buildProtocol(self, addr: Any) -> Any:
+        """Wrap the wrapped factory's protocol, logging to the next numbered file."""
         wrapped = self.wrappedFactory.buildProtocol(addr)
         if wrapped is None:
             return None
