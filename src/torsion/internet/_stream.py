@@ -76,6 +76,15 @@ class Connection(asyncio.BaseProtocol):
         self._pendingSize = 0
         self._flushLimit = _FLUSH_LIMIT
         self._flushed = False
+        # True while this connection is in the reactor's dirty list for the
+        # current dispatch and writable: write() then only appends.
+        self._coalescing = False
+        # Read by protocols once per message (LineReceiver checks
+        # ``transport.disconnecting`` after every line): instance attributes
+        # are cheaper to read than class attributes on CPython 3.11.
+        self.connected = 0
+        self.disconnecting = 0
+        self.disconnected = 0
         self._writable = False
         self._reason: Failure | None = None
         self._lost = False
@@ -168,6 +177,7 @@ class Connection(asyncio.BaseProtocol):
         self.disconnected = 1
         self._pending = []
         self._pendingSize = 0
+        self._coalescing = False
         self.reactor._connections.discard(self)
         dispatch = self.reactor._dispatch
         producer = self.producer
@@ -226,6 +236,7 @@ class Connection(asyncio.BaseProtocol):
         self._writable = False
         self._pending = []
         self._pendingSize = 0
+        self._coalescing = False
         if self._t is not None:
             self._t.abort()
 
@@ -247,6 +258,14 @@ class Connection(asyncio.BaseProtocol):
             TypeError: if ``data`` is not bytes.  Data written after the
                 connection closed is silently dropped.
         """
+        if self._coalescing and type(data) is bytes:
+            # Hot path: already collecting this dispatch's writes.
+            self._pending.append(data)
+            size = self._pendingSize + len(data)
+            self._pendingSize = size
+            if size > self._flushLimit:
+                self._flush()
+            return
         if not isinstance(data, bytes):
             raise TypeError("Data must be bytes")
         if not self._writable or not data:
@@ -259,6 +278,8 @@ class Connection(asyncio.BaseProtocol):
             self._pendingSize += len(data)
             if self._pendingSize > self._flushLimit:
                 self._flush()
+            else:
+                self._coalescing = True
         else:
             self._t.write(data)
 
@@ -277,6 +298,7 @@ class Connection(asyncio.BaseProtocol):
             return
         self._pending = []
         self._pendingSize = 0
+        self._coalescing = False
         if not self._writable:
             return
         self._flushed = True
@@ -336,6 +358,7 @@ class Connection(asyncio.BaseProtocol):
         self._writable = False
         self._pending = []
         self._pendingSize = 0
+        self._coalescing = False
         sock = self._t.get_extra_info("socket") if self._t is not None else None
         if sock is not None:
             try:

@@ -1,0 +1,1 @@
+"""Helpers for testing protocols. Twisted: ``twisted.test`` (its public helpers)."""

@@ -1,0 +1,41 @@
+"""Shared helpers of the protocol tests: ways to cut a stream, connecting to a transport."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from hypothesis import strategies as st
+
+from torsion.internet.testing import StringTransport
+
+
+def cut(data: bytes, points: list[int]) -> list[bytes]:
+    """``data`` cut at the given offsets (taken modulo its length, sorted)."""
+    if not data:
+        return [data]
+    offsets = sorted({p % (len(data) + 1) for p in points} | {0, len(data)})
+    return [data[a:b] for a, b in zip(offsets, offsets[1:], strict=False)]
+
+
+def splittings(data: bytes, points: list[int]) -> Iterator[list[bytes]]:
+    """The three ways every parser test feeds a stream: whole, per byte, random cuts."""
+    yield [data]
+    yield [data[i : i + 1] for i in range(len(data))]
+    yield cut(data, points)
+
+
+cutPoints = st.lists(st.integers(min_value=0, max_value=10_000), max_size=12)
+
+
+def connected(proto: Any, transport: Any = None) -> Any:
+    """``proto`` after makeConnection to ``transport`` (a new StringTransport by default)."""
+    transport = StringTransport() if transport is None else transport
+    proto.makeConnection(transport)
+    return proto
+
+
+def feedInPackets(proto: Any, data: bytes, size: int) -> None:
+    """Deliver ``data`` to ``proto`` in packets of ``size`` bytes (and a last, shorter one)."""
+    for i in range(len(data) // size + 1):
+        proto.dataReceived(data[i * size : (i + 1) * size])
