@@ -1,0 +1,1 @@
+"""Benchmarks for torsion (scripts, not tests): ``python -m bench.echo``; see bench/README.md."""
