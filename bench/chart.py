@@ -53,11 +53,12 @@ def draw(report: dict[str, Any], path: Path) -> bool:
     _grouped(top, rows, kinds, "rps")
     top.set_ylabel("requests/s (log)")
     top.set_title(
-        f"Echo, strict ping-pong on loopback: best of {report['settings']['repeat']},"
-        f" {report['settings']['duration']:g} s per cell ({report['machine']['placement']})",
+        f"Echo, strict ping-pong on loopback: best of {report['settings']['repeat']} runs of"
+        f" {report['settings']['duration']:g} s ({report['machine']['placement']})",
         fontsize=10,
     )
-    top.legend(fontsize=8, ncol=6, loc="lower left")
+    handles, labels = top.get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=9, ncol=6, loc="upper center", bbox_to_anchor=(0.5, 0.955))
 
     cost = fig.add_subplot(grid[1, :3] if rss else grid[1, :])
     _grouped(cost, rows, kinds, "server_cpu_us")
@@ -79,7 +80,7 @@ def draw(report: dict[str, Any], path: Path) -> bool:
         mem.grid(axis="y", alpha=0.3)
 
     fig.suptitle(f"torsion echo benchmark, {report['date'][:10]}", fontsize=12)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
     plt.close(fig)

@@ -62,13 +62,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="short windows and the two required memory rows (well under a minute)",
     )
-    parser.add_argument("--duration", type=float, help="measured seconds per cell (default 3)")
-    parser.add_argument("--warmup", type=float, help="warm-up seconds per cell (default 0.5)")
+    parser.add_argument(
+        "--duration", type=float, help="measured seconds per run of a cell (default 1)"
+    )
+    parser.add_argument(
+        "--warmup", type=float, help="warm-up seconds before each run (default 0.25)"
+    )
     parser.add_argument(
         "--repeat",
         type=int,
-        default=1,
-        help="run each row this many times (server order rotated), keep the best",
+        help="runs per cell, server order rotated between rounds; the best is kept"
+        " (default 3; --quick: 1)",
     )
     parser.add_argument(
         "--servers",
@@ -105,9 +109,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     if args.duration is None:
-        args.duration = 0.4 if args.quick else 3.0
+        args.duration = 0.4 if args.quick else 1.0
     if args.warmup is None:
-        args.warmup = 0.15 if args.quick else 0.5
+        args.warmup = 0.15 if args.quick else 0.25
+    if args.repeat is None:
+        args.repeat = 1 if args.quick else 3
     if args.duration <= 0 or args.warmup < 0 or args.repeat < 1 or args.idle_conns < 1:
         parser.error("--duration, --repeat and --idle-conns must be positive, --warmup >= 0")
     args.servers = [s.strip() for s in args.servers.split(",") if s.strip()]

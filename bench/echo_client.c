@@ -42,7 +42,7 @@
 #include <unistd.h>
 
 #define HIST_US 1000000 /* 1 us buckets up to 1 s; slower requests land in the last one */
-#define RECV_CHUNK (256 * 1024)
+#define RECV_CHUNK (64 * 1024)
 #define IDLE_BATCH 100
 #define VERIFY_ALWAYS 4096 /* messages up to this size are compared in full, always */
 
