@@ -34,6 +34,7 @@ def summarize(cell: dict[str, Any]) -> None:
     best = max(samples, key=lambda s: s["rps"])
     cell.update({k: best[k] for k in KEYS})
     cell["server_cpu_us"] = min(s["server_cpu"] / s["rps"] * 1e6 for s in samples)
+    cell["client_cpu_us"] = min(s["client_cpu"] / s["rps"] * 1e6 for s in samples)
 
 
 def ratios(cells: dict[str, dict[str, Any]]) -> tuple[dict[str, float], dict[str, float]]:
@@ -50,7 +51,7 @@ def ratios(cells: dict[str, dict[str, Any]]) -> tuple[dict[str, float], dict[str
 def print_row(entry: dict[str, Any], kinds: list[str]) -> None:
     print(
         f"  {'server':<16} {'req/s':>9} {'p50 us':>8} {'p99 us':>8} {'server CPU':>11}"
-        f" {'client CPU':>11} {'CPU us/req':>11}"
+        f" {'client CPU':>11} {'CPU us/req':>11} {'client us/req':>14}"
     )
     for kind in kinds:
         cell = entry["results"].get(kind, {})
@@ -60,7 +61,7 @@ def print_row(entry: dict[str, Any], kinds: list[str]) -> None:
         print(
             f"  {kind:<16} {cell['rps']:>9,.0f} {cell['p50_us']:>8,.0f} {cell['p99_us']:>8,.0f}"
             f" {cell['server_cpu']:>10.0%} {cell['client_cpu']:>11.0%}"
-            f" {cell['server_cpu_us']:>11.1f}"
+            f" {cell['server_cpu_us']:>11.1f} {cell['client_cpu_us']:>14.1f}"
         )
     if entry["ratios"]:
         parts = [
@@ -116,28 +117,37 @@ def print_summary(report: dict[str, Any]) -> None:
 
 
 def load_generator_check(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The first echo row with the C server: how far beyond the Python servers it got."""
+    """The first echo row with the C server: how far beyond the Python servers it got.
+
+    Also compares costs: the client's CPU time per request (lowest over the
+    row's runs) against each Python server's; while the client's is lower,
+    the server is the side that limits a run.
+    """
     for entry in rows:
         cells = entry["results"]
-        native = cells.get("c-epoll", {}).get("rps")
+        native = cells.get("c-epoll", {})
         python = {k: c for k, c in cells.items() if k != "c-epoll" and c.get("rps")}
-        if entry["workload"] != "echo" or not native or not python:
+        if entry["workload"] != "echo" or not native.get("rps") or not python:
             continue
         fastest = max(python, key=lambda k: python[k]["rps"])
-        clients = [c["client_cpu"] for c in python.values()]
-        servers = [c["server_cpu"] for c in python.values()]
+        cheapest = min(python, key=lambda k: python[k]["server_cpu_us"])
+        client_cost = min(c["client_cpu_us"] for c in cells.values() if c.get("rps"))
+        rps = native["rps"]
         return {
             "row": entry["name"],
-            "c_epoll_rps": native,
+            "c_epoll_rps": rps,
             "fastest_python": fastest,
             "fastest_python_rps": python[fastest]["rps"],
+            "client_cpu_us": client_cost,
+            "c_epoll_cpu_us": native["server_cpu_us"],
             "summary": (
-                f"at {entry['name']} it drove c-epoll to {native:,.0f} req/s,"
-                f" {native / python[fastest]['rps']:.2f}x the fastest Python server"
+                f"at {entry['name']} it drove c-epoll to {rps:,.0f} req/s,"
+                f" {rps / python[fastest]['rps']:.2f}x the fastest Python server"
                 f" ({fastest}, {python[fastest]['rps']:,.0f}) and"
-                f" {native / min(c['rps'] for c in python.values()):.1f}x the slowest;"
-                f" against the Python servers it used {min(clients):.0%}-{max(clients):.0%}"
-                f" of its core while they used {min(servers):.0%}-{max(servers):.0%} of theirs"
+                f" {rps / min(c['rps'] for c in python.values()):.1f}x the slowest."
+                f" Its own CPU cost was {client_cost:.1f} us per request"
+                f" (c-epoll's {native['server_cpu_us']:.1f}, the cheapest Python server's"
+                f" {python[cheapest]['server_cpu_us']:.1f} [{cheapest}])"
             ),
         }
     return None
