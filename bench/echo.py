@@ -63,16 +63,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="short windows and the two required memory rows (well under a minute)",
     )
     parser.add_argument(
-        "--duration", type=float, help="measured seconds per run of a cell (default 1)"
+        "--duration", type=float, help="measured seconds per run of a cell (default 0.6)"
     )
     parser.add_argument(
-        "--warmup", type=float, help="warm-up seconds before each run (default 0.25)"
+        "--warmup", type=float, help="warm-up seconds before each run (default 0.2)"
     )
     parser.add_argument(
         "--repeat",
         type=int,
         help="runs per cell, server order rotated between rounds; the best is kept"
-        " (default 3; --quick: 1)",
+        " (default 5; --quick: 1)",
     )
     parser.add_argument(
         "--servers",
@@ -109,11 +109,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     if args.duration is None:
-        args.duration = 0.4 if args.quick else 1.0
+        args.duration = 0.4 if args.quick else 0.6
     if args.warmup is None:
-        args.warmup = 0.15 if args.quick else 0.25
+        args.warmup = 0.15 if args.quick else 0.2
     if args.repeat is None:
-        args.repeat = 1 if args.quick else 3
+        args.repeat = 1 if args.quick else 5
     if args.duration <= 0 or args.warmup < 0 or args.repeat < 1 or args.idle_conns < 1:
         parser.error("--duration, --repeat and --idle-conns must be positive, --warmup >= 0")
     args.servers = [s.strip() for s in args.servers.split(",") if s.strip()]
