@@ -113,17 +113,35 @@ class Connection(asyncio.BaseProtocol):
         protocol.makeConnection(self)
 
     def data_received(self, data: bytes) -> None:
+        # The hot path.  While the protocol runs, ``reactor._dispatching`` is
+        # this connection: its own writes collect in ``_pending`` without
+        # joining the reactor's dirty list, and are flushed right here (the
+        # body of ``_flush``, inlined); other transports written to are in
+        # the dirty list as for any dispatch.
         reactor = self.reactor
-        outer = reactor._dispatching
-        reactor._dispatching = True
+        if reactor._dispatching:
+            try:
+                self.protocol.dataReceived(data)
+            except Exception:
+                self._protocolError()
+            return
+        reactor._dispatching = self
         try:
             self.protocol.dataReceived(data)
         except Exception:
             self._protocolError()
         finally:
-            if not outer:
-                reactor._dispatching = False
-        if not outer and reactor._dirty:
+            reactor._dispatching = False
+        pending = self._pending
+        if pending:
+            data = pending[0] if len(pending) == 1 else b"".join(pending)
+            pending.clear()
+            self._pendingSize = 0
+            self._coalescing = False
+            if self._writable:
+                # (No _flushed = True: that flag only matters inside _pull.)
+                self._t.write(data)
+        if reactor._dirty:
             reactor._flushDirty()
 
     def eof_received(self) -> bool:
@@ -272,11 +290,13 @@ class Connection(asyncio.BaseProtocol):
             return
         if self.reactor._dispatching:
             pending = self._pending
-            if not pending:
+            if not pending and self.reactor._dispatching is not self:
+                # Not inside our own data_received (which flushes us itself).
                 self.reactor._dirty.append(self)
             pending.append(data)
-            self._pendingSize += len(data)
-            if self._pendingSize > self._flushLimit:
+            size = self._pendingSize + len(data)
+            self._pendingSize = size
+            if size > self._flushLimit:
                 self._flush()
             else:
                 self._coalescing = True

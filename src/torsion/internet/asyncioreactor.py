@@ -56,7 +56,9 @@ class AsyncioReactor(
         self._loop = loop
         self._ownLoop = loop is None
         self._loopLock = threading.Lock()
-        self._dispatching = False
+        # False, True, or the Connection whose data_received is running (it
+        # flushes its own writes; see _stream.Connection.data_received).
+        self._dispatching: Any = False
         self._dirty: list[Any] = []
         self._delayed: dict[DelayedCall, None] = {}
         self._connections: set[Any] = set()
