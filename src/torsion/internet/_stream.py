@@ -114,10 +114,11 @@ class Connection(asyncio.BaseProtocol):
 
     def data_received(self, data: bytes) -> None:
         # The hot path.  While the protocol runs, ``reactor._dispatching`` is
-        # this connection: its own writes collect in ``_pending`` without
-        # joining the reactor's dirty list, and are flushed right here (the
-        # body of ``_flush``, inlined); other transports written to are in
-        # the dirty list as for any dispatch.
+        # this connection and ``_coalescing`` is set, so every write of its
+        # own only appends to ``_pending`` (see ``write``); they are handed
+        # to the loop right here, as one write, when the protocol returns.
+        # Writes to other transports go through the reactor's dirty list as
+        # in any dispatch.
         reactor = self.reactor
         if reactor._dispatching:
             try:
@@ -126,18 +127,19 @@ class Connection(asyncio.BaseProtocol):
                 self._protocolError()
             return
         reactor._dispatching = self
+        self._coalescing = self._writable
         try:
             self.protocol.dataReceived(data)
         except Exception:
             self._protocolError()
         finally:
             reactor._dispatching = False
+        self._coalescing = False
         pending = self._pending
         if pending:
             data = pending[0] if len(pending) == 1 else b"".join(pending)
             pending.clear()
             self._pendingSize = 0
-            self._coalescing = False
             if self._writable:
                 # (No _flushed = True: that flag only matters inside _pull.)
                 self._t.write(data)
