@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,3 +74,51 @@ def test_signal_stops_reactor_cleanly(
     assert srv.readLines(1) == ["shutting down"]
     assert srv.wait() == 0
     assert "Traceback" not in srv.stderr()
+
+
+def _chatSession(port: int) -> list[bytes]:
+    """Two users join; alice talks; bob answers; a third picks a taken name."""
+    import socket
+
+    def client() -> tuple[socket.socket, Any]:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        return sock, sock.makefile("rb")
+
+    transcript: list[bytes] = []
+    alice, aliceIn = client()
+    transcript.append(aliceIn.readline())
+    alice.sendall(b"alice\r\n")
+    transcript.append(aliceIn.readline())
+    bob, bobIn = client()
+    transcript.append(bobIn.readline())
+    bob.sendall(b"bob\r\n")
+    transcript.append(bobIn.readline())
+    alice.sendall(b"hello bob\r\n")
+    transcript.append(bobIn.readline())
+    bob.sendall(b"hi alice\r\n")
+    transcript.append(aliceIn.readline())
+    eve, eveIn = client()
+    transcript.append(eveIn.readline())
+    eve.sendall(b"alice\r\n")
+    transcript.append(eveIn.readline())
+    for sock, f in ((alice, aliceIn), (bob, bobIn), (eve, eveIn)):
+        f.close()
+        sock.close()
+    return transcript
+
+
+@pytest.mark.parametrize("framework", ["torsion", "twisted"])
+def test_chat_server(tmp_path: Path, scripts: list[Script], framework: str) -> None:
+    """The classic chat server greets, relays between users and refuses taken names."""
+    srv = start(scripts, tmp_path, "chatserver.py", framework, "0")
+    port = int(srv.readLines(1)[0].split()[-1])
+    assert _chatSession(port) == [
+        b"What's your name?\r\n",
+        b"Welcome, alice!\r\n",
+        b"What's your name?\r\n",
+        b"Welcome, bob!\r\n",
+        b"<alice> hello bob\r\n",
+        b"<bob> hi alice\r\n",
+        b"What's your name?\r\n",
+        b"Name taken, please choose another.\r\n",
+    ]
