@@ -14,13 +14,13 @@ from torsion.internet import error, protocol
 from torsion.internet._tlsendpoints import (
     SSL4ClientEndpoint,
     SSL4ServerEndpoint,
-    _ConnectingFactory,
     parseClientSSL,
     parseClientTLS,
     parseServerSSL,
     wrapClientTLS,
 )
 from torsion.internet.defer import Deferred
+from torsion.internet.endpoints import TCP4ClientEndpoint
 from torsion.internet.ssl import Certificate, optionsForClientTLS
 
 
@@ -132,29 +132,17 @@ def test_server_string_with_one_pem_file(reactor: Any, tmp_path: Any, caDir: str
     runUntil(reactor, port.stopListening())
 
 
-class TCPEndpoint:
-    """A minimal TCP client endpoint for wrapClientTLS to wrap."""
-
-    def __init__(self, reactor: Any, host: str, port: int) -> None:
-        self.reactor, self.host, self.port = reactor, host, port
-
-    def connect(self, factory: Any) -> Deferred[Any]:
-        wrapper = _ConnectingFactory(factory)
-        self.reactor.connectTCP(self.host, self.port, wrapper)
-        return wrapper.deferred
-
-
 def test_wrap_client_tls(reactor: Any) -> None:
     """wrapClientTLS runs TLS over another endpoint's connection."""
     port = reactor.listenSSL(
         0, protocol.Factory.forProtocol(Echo), serverContext(), interface="127.0.0.1"
     )
     options = optionsForClientTLS("localhost", trustRoot=Certificate.loadPEM(ca().certPEM))
-    endpoint = wrapClientTLS(options, TCPEndpoint(reactor, "127.0.0.1", port.getHost().port))
+    endpoint = wrapClientTLS(options, TCP4ClientEndpoint(reactor, "127.0.0.1", port.getHost().port))
     assert roundTrip(reactor, endpoint).check(error.ConnectionDone)
     bad = wrapClientTLS(
         optionsForClientTLS("wrong.example", trustRoot=Certificate.loadPEM(ca().certPEM)),
-        TCPEndpoint(reactor, "127.0.0.1", port.getHost().port),
+        TCP4ClientEndpoint(reactor, "127.0.0.1", port.getHost().port),
     )
     with pytest.raises(ssl.SSLCertVerificationError):
         runUntil(reactor, bad.connect(protocol.Factory.forProtocol(Ping)))

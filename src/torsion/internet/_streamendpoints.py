@@ -10,6 +10,7 @@ Deferred, never as an exception.
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from typing import Any
 
 from torsion.internet._defer import Deferred, execute, fail
@@ -87,6 +88,22 @@ class TCP6ServerEndpoint(_TCPServerEndpoint):
         super().__init__(reactor, port, backlog, interface)
 
 
+def connectWith(connect: Callable[[Any], Any], protocolFactory: Any) -> Deferred[Any]:
+    """Start a connection with ``connect(factory)`` for an endpoint's ``connect``.
+
+    The returned Deferred fires with ``protocolFactory``'s protocol once its
+    ``connectionMade`` ran, fails with the connection error (``NoProtocol``
+    when the factory refuses), and cancels as ``ConnectingCancelledError``.
+    Shared by the TCP, UNIX and TLS client endpoints.
+    """
+    try:
+        wf = WrappingFactory(protocolFactory)
+        connect(wf)
+        return wf._onConnection
+    except Exception:
+        return fail()
+
+
 def _connectTCP(
     reactor: Any,
     host: str,
@@ -95,24 +112,14 @@ def _connectTCP(
     timeout: float,
     bindAddress: Any,
 ) -> Deferred[Any]:
-    try:
-        wf = WrappingFactory(protocolFactory)
-        reactor.connectTCP(host, port, wf, timeout=timeout, bindAddress=bindAddress)
-        return wf._onConnection
-    except Exception:
-        return fail()
+    return connectWith(
+        lambda wf: reactor.connectTCP(host, port, wf, timeout=timeout, bindAddress=bindAddress),
+        protocolFactory,
+    )
 
 
-class TCP4ClientEndpoint:
-    """A TCP client over IPv4. Twisted: ``endpoints.TCP4ClientEndpoint``.
-
-    Args:
-        reactor: provides ``connectTCP``.
-        host: the host name or IPv4 address to connect to.
-        port: the port number.
-        timeout: seconds before an attempt fails with ``TimeoutError``.
-        bindAddress: a ``(host, port)`` local address to bind, or None.
-    """
+class _TCPClientEndpoint:
+    """Holds what ``connectTCP`` needs."""
 
     def __init__(
         self,
@@ -127,6 +134,21 @@ class TCP4ClientEndpoint:
         self._port = port
         self._timeout = timeout
         self._bindAddress = bindAddress
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._host}:{self._port}>"
+
+
+class TCP4ClientEndpoint(_TCPClientEndpoint):
+    """A TCP client over IPv4. Twisted: ``endpoints.TCP4ClientEndpoint``.
+
+    Args:
+        reactor: provides ``connectTCP``.
+        host: the host name or IPv4 address to connect to.
+        port: the port number.
+        timeout: seconds before an attempt fails with ``TimeoutError``.
+        bindAddress: a ``(host, port)`` local address to bind, or None.
+    """
 
     def connect(self, protocolFactory: Any) -> Deferred[Any]:
         """Connect. Twisted: ``IStreamClientEndpoint.connect``.
@@ -141,11 +163,8 @@ class TCP4ClientEndpoint:
             self._reactor, self._host, self._port, protocolFactory, self._timeout, self._bindAddress
         )
 
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self._host}:{self._port}>"
 
-
-class TCP6ClientEndpoint:
+class TCP6ClientEndpoint(_TCPClientEndpoint):
     """A TCP client over IPv6. Twisted: ``endpoints.TCP6ClientEndpoint``.
 
     A host name is resolved to its first IPv6 address before connecting.
@@ -158,20 +177,6 @@ class TCP6ClientEndpoint:
         timeout: seconds before an attempt fails with ``TimeoutError``.
         bindAddress: a ``(host, port)`` local address to bind, or None.
     """
-
-    def __init__(
-        self,
-        reactor: Any,
-        host: str,
-        port: int,
-        timeout: float = 30,
-        bindAddress: tuple[str, int] | None = None,
-    ) -> None:
-        self._reactor = reactor
-        self._host = host
-        self._port = port
-        self._timeout = timeout
-        self._bindAddress = bindAddress
 
     def connect(self, protocolFactory: Any) -> Deferred[Any]:
         """Resolve (unless given a literal), then connect. Twisted: ``connect``."""
@@ -253,14 +258,12 @@ class UNIXClientEndpoint:
 
     def connect(self, protocolFactory: Any) -> Deferred[Any]:
         """Connect. Twisted: ``IStreamClientEndpoint.connect`` (see TCP4ClientEndpoint)."""
-        try:
-            wf = WrappingFactory(protocolFactory)
-            self._reactor.connectUNIX(
+        return connectWith(
+            lambda wf: self._reactor.connectUNIX(
                 self._path, wf, timeout=self._timeout, checkPID=self._checkPID
-            )
-            return wf._onConnection
-        except Exception:
-            return fail()
+            ),
+            protocolFactory,
+        )
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._path}>"

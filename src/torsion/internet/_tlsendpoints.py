@@ -20,7 +20,8 @@ import os
 from typing import Any
 
 from torsion.internet import error
-from torsion.internet._defer import Deferred, execute, fail
+from torsion.internet._defer import Deferred, execute
+from torsion.internet._streamendpoints import connectWith
 from torsion.internet._tls import startTLS
 from torsion.internet.ssl import (
     Certificate,
@@ -40,71 +41,6 @@ __all__ = [
     "parseServerSSL",
     "wrapClientTLS",
 ]
-
-
-class _ConnectingFactory:
-    """Wraps a client factory: ``deferred`` fires with the protocol once its
-    ``connectionMade`` has run, or fails with the connection failure."""
-
-    def __init__(self, factory: Any) -> None:
-        self.factory = factory
-        self.deferred: Deferred[Any] = Deferred(self._cancel)
-        self.connector: Any = None
-
-    def _cancel(self, d: Deferred[Any]) -> None:
-        connector = self.connector
-        d.errback(error.ConnectingCancelledError(connector.getDestination() if connector else None))
-        if connector is not None:
-            try:
-                connector.stopConnecting()
-            except error.NotConnectingError:
-                pass
-
-    def doStart(self) -> None:
-        self.factory.doStart()
-
-    def doStop(self) -> None:
-        self.factory.doStop()
-
-    def startedConnecting(self, connector: Any) -> None:
-        self.connector = connector
-
-    def buildProtocol(self, addr: Any) -> Any:
-        try:
-            protocol = self.factory.buildProtocol(addr)
-        except BaseException:
-            self._fail(Failure())
-            return None
-        if protocol is None:
-            self._fail(Failure._withoutTraceback(error.NoProtocol()))
-            return None
-        return _Notifying(protocol, self)
-
-    def clientConnectionFailed(self, connector: Any, reason: Failure) -> None:
-        self._fail(reason)
-
-    def clientConnectionLost(self, connector: Any, reason: Failure) -> None:
-        pass
-
-    def _fail(self, reason: Failure) -> None:
-        if not self.deferred.called:
-            self.deferred.errback(reason)
-
-
-class _Notifying:
-    """Passes everything to the user's protocol; reports ``connectionMade``."""
-
-    def __init__(self, protocol: Any, owner: _ConnectingFactory) -> None:
-        self._protocol = protocol
-        self._owner = owner
-
-    def makeConnection(self, transport: Any) -> None:
-        self._protocol.makeConnection(transport)
-        if not self._owner.deferred.called:
-            self._owner.deferred.callback(self._protocol)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._protocol, name)
 
 
 class SSL4ServerEndpoint:
@@ -174,19 +110,17 @@ class SSL4ClientEndpoint:
 
     def connect(self, protocolFactory: Any) -> Deferred[Any]:
         """Connect; the Deferred fires with the protocol after the handshake."""
-        wrapper = _ConnectingFactory(protocolFactory)
-        try:
-            self._reactor.connectSSL(
+        return connectWith(
+            lambda wf: self._reactor.connectSSL(
                 self._host,
                 self._port,
-                wrapper,
+                wf,
                 self._sslContextFactory,
                 timeout=self._timeout,
                 bindAddress=self._bindAddress,
-            )
-        except Exception:
-            return fail()
-        return wrapper.deferred
+            ),
+            protocolFactory,
+        )
 
 
 class _TLSStarter:
