@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 
-__all__ = ["loopName", "newEventLoop"]
+__all__ = ["lookupIPv4", "loopName", "newEventLoop"]
 
 
 def newEventLoop(impl: str | None = None) -> asyncio.AbstractEventLoop:
@@ -40,3 +41,20 @@ def newEventLoop(impl: str | None = None) -> asyncio.AbstractEventLoop:
 def loopName(loop: asyncio.AbstractEventLoop) -> str:
     """``'uvloop'`` or ``'asyncio'`` for a loop object (for logs and benchmarks)."""
     return "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
+
+
+async def lookupIPv4(loop: asyncio.AbstractEventLoop, name: str, port: int | None = None) -> str:
+    """The first IPv4 address of ``name``, resolved by ``loop``.
+
+    Raises:
+        DNSLookupError: when the name does not resolve (Twisted's error type).
+    """
+    from torsion.internet.error import DNSLookupError
+
+    try:
+        infos = await loop.getaddrinfo(name, port, family=socket.AF_INET, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as e:
+        raise DNSLookupError(f"address {name!r} not found: {e}") from None
+    if not infos:
+        raise DNSLookupError(f"address {name!r} not found")
+    return str(infos[0][4][0])

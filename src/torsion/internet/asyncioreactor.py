@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from torsion.internet import error
 from torsion.internet._defer import Deferred
-from torsion.internet._loops import newEventLoop
+from torsion.internet._loops import lookupIPv4, newEventLoop
 from torsion.internet._tls import ReactorSSLMixin
 from torsion.internet.base import DelayedCall, ReactorBase, runDelayedCall
 from torsion.internet.process import ReactorProcessMixin
@@ -339,19 +338,7 @@ class AsyncioReactor(
 
     def _resolve(self, name: str) -> Deferred[str]:
         loop = self._getLoop()
-
-        async def lookup() -> str:
-            try:
-                infos = await loop.getaddrinfo(
-                    name, None, family=socket.AF_INET, type=socket.SOCK_STREAM
-                )
-            except (OSError, UnicodeError) as e:
-                raise error.DNSLookupError(f"address {name!r} not found: {e}") from None
-            if not infos:
-                raise error.DNSLookupError(f"address {name!r} not found")
-            return str(infos[0][4][0])
-
-        return Deferred.fromFuture(asyncio.ensure_future(lookup(), loop=loop))
+        return Deferred.fromFuture(asyncio.ensure_future(lookupIPv4(loop, name), loop=loop))
 
     # -- IReactorTCP ----------------------------------------------------------
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from torsion.internet import error
 from torsion.internet._defer import Deferred
+from torsion.internet._loops import lookupIPv4
 from torsion.internet._stream import Connection
 from torsion.internet._stream import prefixOf as _prefix
 from torsion.internet.address import IPv4Address, IPv6Address, fromSockname
@@ -117,7 +118,7 @@ class Client(Connection):
             family, address = socket.AF_INET, host
         else:
             # Like Twisted's connectTCP, a host name resolves to IPv4.
-            family, address = socket.AF_INET, await self._resolve(loop, host, port)
+            family, address = socket.AF_INET, await lookupIPv4(loop, host, port)
         self._destination = (address, port)
         sock = socket.socket(family, socket.SOCK_STREAM)
         try:
@@ -143,18 +144,6 @@ class Client(Connection):
         """
         transport, _ = await loop.create_connection(lambda: self, sock=sock)
         forgetClosedSocket(loop, transport, sock)
-
-    @staticmethod
-    async def _resolve(loop: asyncio.AbstractEventLoop, host: str, port: int) -> str:
-        try:
-            infos = await loop.getaddrinfo(
-                host, port, family=socket.AF_INET, type=socket.SOCK_STREAM
-            )
-        except (OSError, UnicodeError) as e:
-            raise error.DNSLookupError(f"address {host!r} not found: {e}") from None
-        if not infos:
-            raise error.DNSLookupError(f"address {host!r} not found")
-        return str(infos[0][4][0])
 
     def _peerFallback(self) -> IPv4Address | IPv6Address | None:
         destination = self._destination
