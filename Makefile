@@ -34,7 +34,12 @@ unit: $(VENV)/.dev
 
 test: lint typecheck unit
 
-bench: $(VENV)/.dev
+$(VENV)/.bench: $(VENV)/.dev
+	$(BIN)/python -m pip install -q -e '.[dev,bench]'
+	touch $@
+
+# Benchmarks are not tests: run them on a quiet machine (see bench/README.md).
+bench: $(VENV)/.bench
 	$(BIN)/python -m bench.echo
 
 clean:

@@ -86,3 +86,64 @@ def draw(report: dict[str, Any], path: Path) -> bool:
     plt.close(fig)
     print(f"chart: {path}")
     return True
+
+
+def drawProxy(results: dict[str, Any], rss: float, path: Path) -> bool:
+    """Bar chart of the proxy benchmark: req/s per subject for each row.
+
+    ``results`` maps a subject to ``{row label: {"rps": ..., "p99": ...}}``.
+    Returns False (after saying why) when matplotlib is not installed.
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("chart: skipped, matplotlib is not installed (pip install -e '.[bench]')")
+        return False
+    subjects = list(results)
+    labels = list(next(iter(results.values()))) if results else []
+    colors = {
+        "torsion": "#d62728",
+        "twisted": "#2ca02c",
+        "proxy.py": "#9467bd",
+        "tinyproxy": "#8c564b",
+        "nginx (reverse)": "#1f77b4",
+        "direct": "#7f7f7f",
+    }
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5), gridspec_kw={"width_ratios": [3, 2]})
+    width = 0.8 / max(len(subjects), 1)
+    for i, name in enumerate(subjects):
+        xs = [j + (i - (len(subjects) - 1) / 2) * width for j in range(len(labels))]
+        ys = [results[name][label]["rps"] for label in labels]
+        axes[0].bar(xs, ys, width, label=name, color=colors.get(name))
+    axes[0].set_xticks(range(len(labels)))
+    axes[0].set_xticklabels(labels)
+    axes[0].set_yscale("log")
+    axes[0].set_ylabel("requests/s (log)")
+    axes[0].grid(axis="y", which="both", alpha=0.3)
+    axes[0].legend(fontsize=8, ncol=3)
+    axes[0].set_title("throughput through each proxy (nginx origin, wrk, loopback)", fontsize=10)
+    p99 = [name for name in subjects if name != "direct"]
+    first = labels[0] if labels else None
+    if first is not None:
+        axes[1].bar(
+            range(len(p99)),
+            [results[name][first]["p99"] for name in p99],
+            color=[colors.get(name) for name in p99],
+        )
+        axes[1].set_xticks(range(len(p99)))
+        axes[1].set_xticklabels(p99, rotation=30, ha="right", fontsize=8)
+        axes[1].set_ylabel("p99 latency (ms)")
+        title = f"p99 latency, {first}"
+        if rss >= 0:
+            title += f"; torsion peak RSS with 1,000 clients: {rss} MiB"
+        axes[1].set_title(title, fontsize=9)
+        axes[1].grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    print(f"chart: {path}")
+    return True

@@ -83,16 +83,18 @@ def wrk(url: str, conns: int, duration: float, target: str | None, lua: Path) ->
 
 
 class Subject:
-    def __init__(self, name: str, argv: list[str] | None, port: int, forward: bool,
-                 why: str = "") -> None:
+    def __init__(
+        self, name: str, argv: list[str] | None, port: int, forward: bool, why: str = ""
+    ) -> None:
         self.name, self.argv, self.port, self.forward, self.why = name, argv, port, forward, why
         self.proc: subprocess.Popen[Any] | None = None
 
     def start(self) -> bool:
         if self.argv is None:
             return False
-        self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         if not waitPort(self.port):
             self.why = "did not start listening"
             self.stop()
@@ -129,8 +131,21 @@ reactor.run()
 def subjects(work: Path, origin: int) -> list[Subject]:
     out = []
     port = freePort()
-    out.append(Subject("torsion", [sys.executable, "-m", "torsion", "proxy", "--listen",
-                                   f"tcp:{port}:interface=127.0.0.1"], port, True))
+    out.append(
+        Subject(
+            "torsion",
+            [
+                sys.executable,
+                "-m",
+                "torsion",
+                "proxy",
+                "--listen",
+                f"tcp:{port}:interface=127.0.0.1",
+            ],
+            port,
+            True,
+        )
+    )
     port = freePort()
     try:
         import twisted  # noqa: F401
@@ -144,32 +159,67 @@ def subjects(work: Path, origin: int) -> list[Subject]:
     proxyPy = shutil.which("proxy")
     probe = subprocess.run([sys.executable, "-c", "import proxy"], capture_output=True)
     if probe.returncode == 0:
-        argv = [sys.executable, "-m", "proxy", "--hostname", "127.0.0.1", "--port", str(port),
-                "--num-acceptors", "1", "--log-level", "e"]
+        argv = [
+            sys.executable,
+            "-m",
+            "proxy",
+            "--hostname",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--num-acceptors",
+            "1",
+            "--log-level",
+            "e",
+        ]
         out.append(Subject("proxy.py", argv, port, True))
     elif proxyPy:
-        out.append(Subject("proxy.py", [proxyPy, "--hostname", "127.0.0.1", "--port", str(port),
-                                        "--num-acceptors", "1", "--log-level", "e"], port, True))
+        out.append(
+            Subject(
+                "proxy.py",
+                [
+                    proxyPy,
+                    "--hostname",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--num-acceptors",
+                    "1",
+                    "--log-level",
+                    "e",
+                ],
+                port,
+                True,
+            )
+        )
     else:
         out.append(Subject("proxy.py", None, port, True, "pip install proxy.py"))
     port = freePort()
-    tiny = shutil.which("tinyproxy") or ("/usr/bin/tinyproxy" if Path("/usr/bin/tinyproxy").exists()
-                                         else None)
+    tiny = shutil.which("tinyproxy") or (
+        "/usr/bin/tinyproxy" if Path("/usr/bin/tinyproxy").exists() else None
+    )
     if tiny:
         conf = work / "tinyproxy.conf"
-        conf.write_text(f"Port {port}\nListen 127.0.0.1\nTimeout 600\nAllow 127.0.0.1\n"
-                        f"MaxClients 1000\nLogLevel Critical\nLogFile \"{work}/tiny.log\"\n"
-                        f"PidFile \"{work}/tiny.pid\"\nDisableViaHeader Yes\n")
+        conf.write_text(
+            f"Port {port}\nListen 127.0.0.1\nTimeout 600\nAllow 127.0.0.1\n"
+            f'MaxClients 1000\nLogLevel Critical\nLogFile "{work}/tiny.log"\n'
+            f'PidFile "{work}/tiny.pid"\nDisableViaHeader Yes\n'
+        )
         out.append(Subject("tinyproxy", [tiny, "-d", "-c", str(conf)], port, True))
     else:
         out.append(Subject("tinyproxy", None, port, True, "apt-get install tinyproxy"))
     port = freePort()
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     if Path(nginx).exists():
-        conf = nginxConf(work, "rproxy", (
-            f"upstream o {{ server 127.0.0.1:{origin}; keepalive 64; }}\n"
-            f"server {{ listen 127.0.0.1:{port}; location / {{ proxy_pass http://o;"
-            f" proxy_http_version 1.1; proxy_set_header Connection \"\"; }} }}"))
+        conf = nginxConf(
+            work,
+            "rproxy",
+            (
+                f"upstream o {{ server 127.0.0.1:{origin}; keepalive 64; }}\n"
+                f"server {{ listen 127.0.0.1:{port}; location / {{ proxy_pass http://o;"
+                f' proxy_http_version 1.1; proxy_set_header Connection ""; }} }}'
+            ),
+        )
         out.append(Subject("nginx (reverse)", [nginx, "-c", str(conf)], port, False))
     else:
         out.append(Subject("nginx (reverse)", None, port, False, "apt-get install nginx-light"))
@@ -189,6 +239,8 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=3.0)
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--skip", default="", help="comma-separated subject names to skip")
+    parser.add_argument("--json", default="bench/results/proxy.json", help="where to save results")
+    parser.add_argument("--chart", default="docs/bench-proxy.png", help="PNG chart ('' for none)")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
@@ -233,12 +285,20 @@ def main() -> int:
                     wrk(url, conns, args.warmup, target, lua)
                     row[(path, conns)] = wrk(url, conns, args.duration, target, lua)
                     r = row[(path, conns)]
-                    print(f"{subject.name:16} {path:5} c{conns:<3} {r['rps']:9.0f} req/s"
-                          f"  p99 {r['p99']:7.2f} ms  non-2xx {r['errors']:.0f}", flush=True)
+                    print(
+                        f"{subject.name:16} {path:5} c{conns:<3} {r['rps']:9.0f} req/s"
+                        f"  p99 {r['p99']:7.2f} ms  non-2xx {r['errors']:.0f}",
+                        flush=True,
+                    )
                 results[subject.name] = row
                 if subject.name == "torsion" and subject.proc is not None:
-                    wrk(f"http://127.0.0.1:{subject.port}/", 1000, max(args.duration, 3.0),
-                        f"http://127.0.0.1:{originPort}/small", lua)
+                    wrk(
+                        f"http://127.0.0.1:{subject.port}/",
+                        1000,
+                        max(args.duration, 3.0),
+                        f"http://127.0.0.1:{originPort}/small",
+                        lua,
+                    )
                     rss = peakRss(subject.proc.pid)
                     print(f"torsion peak RSS with 1,000 concurrent clients: {rss} MiB")
             finally:
@@ -248,7 +308,45 @@ def main() -> int:
         origin.wait(10)
         shutil.rmtree(work, ignore_errors=True)
     report(results, rss)
+    save(results, rss, Path(args.json), Path(args.chart) if args.chart else None, args)
     return 0
+
+
+def save(
+    results: dict[str, dict[tuple[str, int], dict[str, float]]],
+    rss: int,
+    jsonPath: Path,
+    chartPath: Path | None,
+    args: argparse.Namespace,
+) -> None:
+    """Write the results as JSON and, with matplotlib, as a PNG chart."""
+    import json
+
+    from bench.chart import drawProxy
+
+    labelled = {
+        name: {_label(key): value for key, value in row.items()} for name, row in results.items()
+    }
+    jsonPath.parent.mkdir(parents=True, exist_ok=True)
+    jsonPath.write_text(
+        json.dumps(
+            {
+                "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+                "settings": {"duration": args.duration, "warmup": args.warmup},
+                "results": labelled,
+                "torsion_peak_rss_mib_1000_clients": rss,
+            },
+            indent=2,
+        )
+    )
+    print(f"results: {jsonPath}")
+    if chartPath is not None:
+        drawProxy(labelled, rss, chartPath)
+
+
+def _label(key: tuple[str, int]) -> str:
+    path, conns = key
+    return f"{'100 B' if path == 'small' else '64 KiB'}, {conns} conns"
 
 
 def report(results: dict[str, dict[tuple[str, int], dict[str, float]]], rss: int) -> None:
@@ -273,8 +371,9 @@ def report(results: dict[str, dict[tuple[str, int], dict[str, float]]], rss: int
     small, big = ("small", 10), ("big", 10)
     checks = [("vs Twisted's proxy, small c10", ratio("twisted", small), 5.0)]
     peers = [r for r in (ratio("proxy.py", small), ratio("tinyproxy", small)) if r is not None]
-    checks.append(("vs faster of proxy.py/tinyproxy, small c10",
-                   min(peers) if peers else None, 1.0))
+    checks.append(
+        ("vs faster of proxy.py/tinyproxy, small c10", min(peers) if peers else None, 1.0)
+    )
     checks.append(("vs nginx reverse proxy, small c10", ratio("nginx (reverse)", small), 0.4))
     checks.append(("vs nginx reverse proxy, 64 KiB c10", ratio("nginx (reverse)", big), 0.5))
     for label, value, goal in checks:
