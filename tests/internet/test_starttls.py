@@ -18,6 +18,8 @@ from tests.support import runUntil
 from torsion.internet import error, protocol
 from torsion.internet.defer import Deferred
 
+pytestmark = pytest.mark.tls
+
 needsOpenSSL = pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl command")
 
 

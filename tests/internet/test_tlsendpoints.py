@@ -23,6 +23,8 @@ from torsion.internet.defer import Deferred
 from torsion.internet.endpoints import TCP4ClientEndpoint
 from torsion.internet.ssl import Certificate, optionsForClientTLS
 
+pytestmark = pytest.mark.tls
+
 
 class Echo(protocol.Protocol):
     def dataReceived(self, data: bytes) -> None:

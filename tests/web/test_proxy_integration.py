@@ -157,6 +157,7 @@ def _status(pid: int, key: str) -> int:
     raise AssertionError(key)
 
 
+@pytest.mark.tls
 def test_connectToTLS(reactor: Any, tmp_path: Path) -> None:
     """CONNECT tunnels curl to a local TLS server (certificate made with openssl)."""
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
