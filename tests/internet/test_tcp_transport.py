@@ -268,9 +268,9 @@ def test_do_write_flushes_inside_dispatch(reactor: Any) -> None:
 
     def inCallback() -> None:
         c.transport.write(b"x" * 10)
-        sizes.append(c.transport._pendingSize)
+        sizes.append(sum(map(len, c.transport._pending)))
         c.transport.doWrite()
-        sizes.append(c.transport._pendingSize)
+        sizes.append(sum(map(len, c.transport._pending)))
 
     reactor.callLater(0, inCallback)
     got: Deferred[None] = Deferred()

@@ -120,20 +120,22 @@ def test_writes_to_another_connection_are_flushed_after_dispatch(
     assert bare_reactor._dirty == [] and not bare_reactor._dispatching
 
 
-def test_flush_limit_bounds_pending_inside_data_received(bare_reactor: AsyncioReactor) -> None:
-    """More than the flush limit written in one dataReceived is handed over early, in order."""
-    chunk = b"y" * 40000
+def test_flush_count_bounds_pending_inside_data_received(bare_reactor: AsyncioReactor) -> None:
+    """More writes than the flush count in one dataReceived go out early, in order."""
+    from torsion.internet._streamextras import FLUSH_COUNT
+
+    total = 3 * FLUSH_COUNT + 5
 
     def writeMuch(p: Any, data: bytes) -> None:
-        for i in range(5):
-            p.transport.write(bytes([65 + i]) + chunk)
-            assert p.transport._pendingSize <= 65536 + len(chunk) + 1
+        for i in range(total):
+            p.transport.write(b"%05d" % i)
+            assert len(p.transport._pending) <= FLUSH_COUNT
 
     conn, t = attach(bare_reactor, writeMuch)
     conn.data_received(b"go")
-    assert len(t.writes) > 1
-    assert b"".join(t.writes) == b"".join(bytes([65 + i]) + chunk for i in range(5))
-    assert conn._pending == [] and conn._pendingSize == 0
+    assert len(t.writes) == 4
+    assert b"".join(t.writes) == b"".join(b"%05d" % i for i in range(total))
+    assert conn._pending == []
 
 
 def test_write_outside_dispatch_goes_straight_through(bare_reactor: AsyncioReactor) -> None:

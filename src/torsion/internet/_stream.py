@@ -28,7 +28,7 @@ import struct
 from typing import Any
 
 from torsion.internet import error
-from torsion.internet._streamextras import FLUSH_LIMIT, FlowControl, SocketInfo
+from torsion.internet._streamextras import FLUSH_COUNT, FlowControl, SocketInfo
 from torsion.internet.address import IPv4Address, IPv6Address
 from torsion.python import log
 from torsion.python.failure import Failure
@@ -72,8 +72,7 @@ class Connection(FlowControl, SocketInfo, asyncio.BaseProtocol):
     def __init__(self, reactor: Any) -> None:
         self.reactor = reactor
         self._pending: list[bytes] = []
-        self._pendingSize = 0
-        self._flushLimit = FLUSH_LIMIT
+        self._flushCount = FLUSH_COUNT
         self._flushed = False
         # True while this connection is in the reactor's dirty list for the
         # current dispatch and writable: write() then only appends.
@@ -138,7 +137,6 @@ class Connection(FlowControl, SocketInfo, asyncio.BaseProtocol):
         if pending:
             data = pending[0] if len(pending) == 1 else b"".join(pending)
             pending.clear()
-            self._pendingSize = 0
             if self._writable:
                 # (No _flushed = True: that flag only matters inside _pull.)
                 self._t.write(data)
@@ -195,7 +193,6 @@ class Connection(FlowControl, SocketInfo, asyncio.BaseProtocol):
         self.connected = 0
         self.disconnected = 1
         self._pending = []
-        self._pendingSize = 0
         self._coalescing = False
         self.reactor._connections.discard(self)
         dispatch = self.reactor._dispatch
@@ -229,7 +226,6 @@ class Connection(FlowControl, SocketInfo, asyncio.BaseProtocol):
         self._reason = reason
         self._writable = False
         self._pending = []
-        self._pendingSize = 0
         self._coalescing = False
         if self._t is not None:
             self._t.abort()
@@ -254,10 +250,9 @@ class Connection(FlowControl, SocketInfo, asyncio.BaseProtocol):
         """
         if self._coalescing and type(data) is bytes:
             # Hot path: already collecting this dispatch's writes.
-            self._pending.append(data)
-            size = self._pendingSize + len(data)
-            self._pendingSize = size
-            if size > self._flushLimit:
+            pending = self._pending
+            pending.append(data)
+            if len(pending) > self._flushCount:
                 self._flush()
             return
         if not isinstance(data, bytes):
@@ -270,9 +265,7 @@ class Connection(FlowControl, SocketInfo, asyncio.BaseProtocol):
                 # Not inside our own data_received (which flushes us itself).
                 self.reactor._dirty.append(self)
             pending.append(data)
-            size = self._pendingSize + len(data)
-            self._pendingSize = size
-            if size > self._flushLimit:
+            if len(pending) > self._flushCount:
                 self._flush()
             else:
                 self._coalescing = True
@@ -293,7 +286,6 @@ class Connection(FlowControl, SocketInfo, asyncio.BaseProtocol):
         if not pending:
             return
         self._pending = []
-        self._pendingSize = 0
         self._coalescing = False
         if not self._writable:
             return
@@ -312,7 +304,7 @@ class Connection(FlowControl, SocketInfo, asyncio.BaseProtocol):
 
     def getBufferSize(self) -> int:
         """Bytes written but not yet sent (pending plus the loop's buffer)."""
-        size = self._pendingSize
+        size = sum(map(len, self._pending))
         if self._t is not None and not self._lost:
             size += self._t.get_write_buffer_size()
         return size
@@ -353,7 +345,6 @@ class Connection(FlowControl, SocketInfo, asyncio.BaseProtocol):
             self._reason = Failure._withoutTraceback(error.ConnectionAborted())
         self._writable = False
         self._pending = []
-        self._pendingSize = 0
         self._coalescing = False
         sock = self._t.get_extra_info("socket") if self._t is not None else None
         if sock is not None:

@@ -17,11 +17,13 @@ from typing import Any
 from torsion.internet import error
 from torsion.internet.address import IPv4Address, IPv6Address, fromSockname
 
-__all__ = ["FLUSH_LIMIT", "FlowControl", "SocketInfo"]
+__all__ = ["FLUSH_COUNT", "FlowControl", "SocketInfo"]
 
-#: Above this many bytes pending inside one dispatch, writes are handed to the
-#: loop early: memory stays bounded and the loop's flow control applies.
-FLUSH_LIMIT = 65536
+#: Above this many writes pending inside one dispatch, they are handed to the
+#: loop early, so a callback that writes in a long loop starts sending (and
+#: meets the loop's flow control) before it returns.  Counting writes rather
+#: than bytes keeps the hot path to an append and a length check.
+FLUSH_COUNT = 128
 
 
 class FlowControl:
@@ -39,7 +41,7 @@ class FlowControl:
     _producerPaused: bool
     _readPaused: bool
     _pullScheduled: bool
-    _flushLimit: int
+    _flushCount: int
     _flushed: bool
     _pending: list[bytes]
 
@@ -103,7 +105,7 @@ class FlowControl:
         self._producerPaused = False
         # With a producer attached, hand each write to the loop at once so
         # the loop's high-water mark pauses the producer as early as Twisted.
-        self._flushLimit = 0
+        self._flushCount = 0
         if not streaming:
             self._schedulePull()
         elif self._writePaused:
@@ -117,7 +119,7 @@ class FlowControl:
         """
         self.producer = None
         self._producerPaused = False
-        self._flushLimit = FLUSH_LIMIT
+        self._flushCount = FLUSH_COUNT
         if self.connected and self.disconnecting and not self._lost:
             self._closeNow()
 
