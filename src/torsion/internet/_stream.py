@@ -28,7 +28,12 @@ import struct
 from typing import Any
 
 from torsion.internet import error
-from torsion.internet._streamextras import FLUSH_COUNT, FlowControl, SocketInfo
+from torsion.internet._streamextras import (
+    FLUSH_COUNT,
+    PRODUCER_FLUSH_BYTES,
+    FlowControl,
+    SocketInfo,
+)
 from torsion.internet.address import IPv4Address, IPv6Address
 from torsion.python import log
 from torsion.python.failure import Failure
@@ -72,7 +77,7 @@ class Connection(FlowControl, SocketInfo, asyncio.BaseProtocol):
     def __init__(self, reactor: Any) -> None:
         self.reactor = reactor
         self._pending: list[bytes] = []
-        self._flushCount = FLUSH_COUNT
+        self._pendingBytes = 0
         self._flushed = False
         # True while this connection is in the reactor's dirty list for the
         # current dispatch and writable: write() then only appends.
@@ -252,7 +257,7 @@ class Connection(FlowControl, SocketInfo, asyncio.BaseProtocol):
             # Hot path: already collecting this dispatch's writes.
             pending = self._pending
             pending.append(data)
-            if len(pending) > self._flushCount:
+            if len(pending) > FLUSH_COUNT:
                 self._flush()
             return
         if not isinstance(data, bytes):
@@ -265,10 +270,20 @@ class Connection(FlowControl, SocketInfo, asyncio.BaseProtocol):
                 # Not inside our own data_received (which flushes us itself).
                 self.reactor._dirty.append(self)
             pending.append(data)
-            if len(pending) > self._flushCount:
-                self._flush()
+            if self.producer is None:
+                if len(pending) > FLUSH_COUNT:
+                    self._flush()
+                else:
+                    self._coalescing = True
             else:
-                self._coalescing = True
+                # Paced by a producer: hand over every PRODUCER_FLUSH_BYTES,
+                # so the loop's high-water mark pauses the producer in time
+                # (small writes, like a response head and body, still go
+                # out together).
+                size = self._pendingBytes + len(data)
+                self._pendingBytes = size
+                if size >= PRODUCER_FLUSH_BYTES:
+                    self._flush()
         else:
             self._t.write(data)
 
@@ -286,6 +301,7 @@ class Connection(FlowControl, SocketInfo, asyncio.BaseProtocol):
         if not pending:
             return
         self._pending = []
+        self._pendingBytes = 0
         self._coalescing = False
         if not self._writable:
             return

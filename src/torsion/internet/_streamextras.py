@@ -17,13 +17,18 @@ from typing import Any
 from torsion.internet import error
 from torsion.internet.address import IPv4Address, IPv6Address, fromSockname
 
-__all__ = ["FLUSH_COUNT", "FlowControl", "SocketInfo"]
+__all__ = ["FLUSH_COUNT", "PRODUCER_FLUSH_BYTES", "FlowControl", "SocketInfo"]
 
 #: Above this many writes pending inside one dispatch, they are handed to the
 #: loop early, so a callback that writes in a long loop starts sending (and
 #: meets the loop's flow control) before it returns.  Counting writes rather
 #: than bytes keeps the hot path to an append and a length check.
 FLUSH_COUNT = 128
+
+#: With a producer registered, pending writes are handed over once they reach
+#: this many bytes, so the loop's high-water mark (64 KiB) pauses the
+#: producer about when Twisted's ``bufferSize`` rule would.
+PRODUCER_FLUSH_BYTES = 16384
 
 
 class FlowControl:
@@ -41,8 +46,8 @@ class FlowControl:
     _producerPaused: bool
     _readPaused: bool
     _pullScheduled: bool
-    _flushCount: int
     _flushed: bool
+    _coalescing: bool
     _pending: list[bytes]
 
     def _protocolError(self) -> None:
@@ -103,9 +108,8 @@ class FlowControl:
         self.producer = producer
         self.streamingProducer = bool(streaming)
         self._producerPaused = False
-        # With a producer attached, hand each write to the loop at once so
-        # the loop's high-water mark pauses the producer as early as Twisted.
-        self._flushCount = 0
+        # Later writes take write()'s byte-bounded path (see PRODUCER_FLUSH_BYTES).
+        self._coalescing = False
         if not streaming:
             self._schedulePull()
         elif self._writePaused:
@@ -119,7 +123,6 @@ class FlowControl:
         """
         self.producer = None
         self._producerPaused = False
-        self._flushCount = FLUSH_COUNT
         if self.connected and self.disconnecting and not self._lost:
             self._closeNow()
 
