@@ -262,7 +262,10 @@ class AsyncioReactor(
 
     def seconds(self) -> float:
         """The loop's monotonic clock. Twisted: ``IReactorTime.seconds``."""
-        return self._getLoop().time()
+        loop = self._loop
+        if loop is None:
+            loop = self._getLoop()
+        return loop.time()
 
     def callLater(
         self, delay: float, callable: Callable[..., Any], *args: Any, **kw: Any

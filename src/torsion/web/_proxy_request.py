@@ -19,7 +19,7 @@ from torsion.python.failure import Failure
 from torsion.web._channel import _BODY, HTTPChannel
 from torsion.web._parser import HTTPParseError
 from torsion.web._proxy_client import ConnectionPool, ProxyClientFactory
-from torsion.web._proxy_rewrite import ProxyPolicy, Target, parseTarget, requestHead
+from torsion.web._proxy_rewrite import ProxyPolicy, Target, hostBytes, parseTarget, requestHead
 from torsion.web._request import _QUEUED_SENTINEL, Request
 from torsion.web._responses import RESPONSES
 
@@ -539,7 +539,7 @@ class ReverseProxyRequest(ProxyRequest):
         if isinstance(prefix, str):
             prefix = prefix.encode("ascii")
         target = Target(b"http", host, port, prefix.rstrip(b"/") + self.uri)
-        hostHeader = host.encode("idna") if port == 80 else f"{host}:{port}".encode("idna")
+        hostHeader = hostBytes(host if port == 80 else f"{host}:{port}")
         extra: list[tuple[bytes, bytes]] = []
         if policy.forwardedFor:
             extra = self._forwardedHeaders()
