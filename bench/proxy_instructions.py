@@ -99,7 +99,7 @@ class _Origin(asyncio.Protocol):
             date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())
             head = (
                 "HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\n"
-                f"Date: {date}\r\nContent-Type: application/octet-stream\r\n"
+                f"Date: {date}\r\nContent-Type: text/plain\r\n"
                 f"Content-Length: {len(BODY)}\r\n"
                 "Last-Modified: Mon, 01 Jan 2024 00:00:00 GMT\r\n"
                 'Connection: keep-alive\r\nETag: "65920080-64"\r\n'
