@@ -20,8 +20,6 @@ def test_readme_example_runs() -> None:
     port = probe.getsockname()[1]
     probe.close()
     code = block.group(1).replace("8000", str(port))
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
-    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout == "server said: b'hello, world'\n"

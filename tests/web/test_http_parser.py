@@ -173,6 +173,28 @@ def test_tooManyHeaders() -> None:
     assert parseAll(data, maxHeaders=30)[-1] == ("done",)
 
 
+@pytest.mark.parametrize("limit", [19, 20])
+def test_headerCountBoundary(limit: int) -> None:
+    """The count includes repeated names: 20 fields pass a limit of 20, not 19."""
+    data = b"GET / HTTP/1.1\r\n" + b"X-Same: v\r\n" * 20 + b"\r\n"
+    if limit == 20:
+        assert parseAll(data, maxHeaders=limit)[-1] == ("done",)
+        return
+    with pytest.raises(HTTPParseError) as info:
+        parseAll(data, maxHeaders=limit)
+    assert info.value.status == 431
+
+
+def test_tooManyTrailerFields() -> None:
+    """The trailer section has the same field limit (431), checked at its end."""
+    head = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n"
+    trailers = b"".join(b"T-%d: v\r\n" % i for i in range(12)) + b"\r\n"
+    with pytest.raises(HTTPParseError) as info:
+        parseAll(head + trailers, maxHeaders=10)
+    assert info.value.status == 431
+    assert parseAll(head + trailers, maxHeaders=12)[-1] == ("done",)
+
+
 def test_bodyTooLarge() -> None:
     """A body over maxBodySize gives 413, by Content-Length or by chunked size."""
     with pytest.raises(HTTPParseError) as info:

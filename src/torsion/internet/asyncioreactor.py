@@ -267,6 +267,13 @@ class AsyncioReactor(
             loop = self._getLoop()
         return loop.time()
 
+    def _timeFunction(self) -> Callable[[], float]:
+        """The loop's clock itself: :meth:`seconds` without a Python frame.
+
+        For per-message timestamps in protocol hot paths.
+        """
+        return self._getLoop().time
+
     def callLater(
         self, delay: float, callable: Callable[..., Any], *args: Any, **kw: Any
     ) -> DelayedCall:

@@ -112,7 +112,8 @@ class HTTPChannel(protocol.Protocol):
             if clock is None:
                 from torsion.internet import reactor as clock
             self._clock = clock
-        self._seconds = clock.seconds
+        fast = getattr(clock, "_timeFunction", None)
+        self._seconds = fast() if fast is not None else clock.seconds
         self._lastActivity = self._seconds()
         self.transport.registerProducer(self, True)
         self._scheduleTimer()

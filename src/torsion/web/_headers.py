@@ -38,6 +38,14 @@ _CACHE_LIMIT = 2048
 _LINEAR = (b"\r\n", b"\r", b"\n")
 
 
+def _prefix(name: bytes) -> bytes:
+    """``b"content-type"`` -> ``b"Content-Type: "``, cached."""
+    prefix = canonicalName(name) + b": "
+    if len(_prefixes) < _CACHE_LIMIT:
+        _prefixes[name] = prefix
+    return prefix
+
+
 def canonicalName(name: bytes) -> bytes:
     """``b"content-type"`` -> ``b"Content-Type"`` (lowercase input expected)."""
     known = _canonical.get(name)
@@ -158,14 +166,11 @@ class Headers:
 
     def _encode(self, out: list[bytes]) -> None:
         """Append ``Name: value\\r\\n`` lines to ``out`` (wire form)."""
-        prefixes = _prefixes
-        for name, values in self._rawHeaders.items():
-            prefix = prefixes.get(name)
-            if prefix is None:
-                prefix = canonicalName(name) + b": "
-                if len(prefixes) < _CACHE_LIMIT:
-                    prefixes[name] = prefix
-            if len(values) == 1:
-                out.append(prefix + values[0] + b"\r\n")
-            else:
-                out.extend([prefix + value + b"\r\n" for value in values])
+        get = _prefixes.get
+        out.extend(
+            [
+                (get(name) or _prefix(name)) + value + b"\r\n"
+                for name, values in self._rawHeaders.items()
+                for value in values
+            ]
+        )

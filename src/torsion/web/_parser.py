@@ -86,7 +86,6 @@ class _Base:
         self._headers = Headers()
         self._raw = self._headers._rawHeaders
         self._size = 0
-        self._count = 0
         self._length: int | None = None
         self._chunked = False
         self._headDone = False
@@ -95,35 +94,41 @@ class _Base:
 
     def on_header(self, name: bytes, value: bytes) -> None:
         # Hot path.  llhttp (strict) has already refused CR, LF and NUL in
-        # values and bad characters in names; sizes are checked once the
-        # head is complete (and on raw bytes while it is incomplete).
+        # values and bad characters in names.  The size is checked here, the
+        # field count when the head (or the trailer section) is complete:
+        # the size limit already bounds the memory in between.
         self._size += len(name) + len(value) + 4
-        self._count += 1
-        if self._size > self.maxHeaderBytes or self._count > self.maxHeaders:
+        if self._size > self.maxHeaderBytes:
             raise HTTPParseError(431, "header section too large")
         key = name.lower()
-        if key in _FRAMING:
-            self._framingHeader(key, value)
         raw = self._raw
         values = raw.get(key)
         if values is None:
             raw[key] = [value]
+            if key in _FRAMING:
+                self._framingHeader(key, value, False)
         else:
             values.append(value)
+            if key in _FRAMING:
+                self._framingHeader(key, value, True)
 
-    def _framingHeader(self, key: bytes, value: bytes) -> None:
+    def _framingHeader(self, key: bytes, value: bytes, repeated: bool) -> None:
         if self._headDone:
             return  # a trailer field: counted above, then dropped
         if key == _CL:
-            if self._length is not None or not value.isdigit() or len(value) > _MAX_CL_DIGITS:
+            if repeated or not value.isdigit() or len(value) > _MAX_CL_DIGITS:
                 raise HTTPParseError(400, "bad or repeated Content-Length")
             self._length = int(value)
         elif key == _TE:
-            if self._chunked or value.strip(b" \t").lower() != b"chunked":
+            if repeated or value.strip(b" \t").lower() != b"chunked":
                 raise HTTPParseError(400, "Transfer-Encoding other than a single chunked")
             self._chunked = True
-        elif key == _HOST and key in self._raw:
+        elif repeated:
             raise HTTPParseError(400, "repeated Host")
+
+    def _countFields(self, raw: dict[bytes, list[bytes]]) -> None:
+        if sum(map(len, raw.values())) > self.maxHeaders:
+            raise HTTPParseError(431, "too many header fields")
 
     def _checkFraming(self, version: str) -> bytes:
         if self._chunked:
@@ -206,6 +211,7 @@ class RequestParser(_Base):
             raise HTTPParseError(431, "request line too long")
 
     def on_headers_complete(self) -> None:
+        self._countFields(self._raw)
         parser = self._parser
         version = self._checkFraming(parser.get_http_version())
         self._headDone = True
@@ -233,6 +239,8 @@ class RequestParser(_Base):
         self.sink.bodyReceived(data)
 
     def on_message_complete(self) -> None:
+        if self._raw:
+            self._countFields(self._raw)  # the trailer section
         self._headPending = True
         self._rawHead = 0
         self.sink.messageComplete()
@@ -284,6 +292,7 @@ class ResponseParser(_Base):
         self._size += len(reason)
 
     def on_headers_complete(self) -> None:
+        self._countFields(self._raw)
         parser = self._parser
         version = self._checkFraming(parser.get_http_version())
         self._headDone = True
@@ -312,6 +321,8 @@ class ResponseParser(_Base):
         self.sink.bodyReceived(data)
 
     def on_message_complete(self) -> None:
+        if self._raw:
+            self._countFields(self._raw)  # the trailer section
         self._headPending = True
         self._rawHead = 0
         self._eofBody = False

@@ -129,7 +129,7 @@ class ProxyClient(protocol.Protocol):
             return
         pool = self._pool
         if pool is not None:
-            self._lastActivity = pool.clock.seconds()
+            self._lastActivity = pool._seconds()
         try:
             self._parser.feed(data)
         except HTTPParseError as e:
@@ -280,7 +280,7 @@ class ProxyClient(protocol.Protocol):
         pool = self._pool
         if pool is None:
             return
-        self._lastActivity = pool.clock.seconds()
+        self._lastActivity = pool._seconds()
         if self._timer is None:
             self._timer = pool.clock.callLater(pool.timeout, self._checkTimeout)
 
@@ -289,7 +289,7 @@ class ProxyClient(protocol.Protocol):
         pool = self._pool
         if not self._busy or pool is None:
             return
-        left = self._lastActivity + pool.timeout - pool.clock.seconds()
+        left = self._lastActivity + pool.timeout - pool._seconds()
         if left > 0:
             self._timer = pool.clock.callLater(left, self._checkTimeout)
             return
@@ -421,6 +421,8 @@ class ConnectionPool:
         self, reactor: Any, timeout: float = 30.0, maxIdle: int = 256, idleTimeout: float = 30.0
     ) -> None:
         self.reactor = self.clock = reactor
+        fast = getattr(reactor, "_timeFunction", None)
+        self._seconds = fast() if fast is not None else reactor.seconds
         self.timeout = timeout
         self.maxIdle = maxIdle
         self.idleTimeout = idleTimeout
@@ -446,7 +448,7 @@ class ConnectionPool:
         if len(idle) >= self.maxIdle:
             client.transport.loseConnection()
             return
-        client._idleSince = self.clock.seconds()
+        client._idleSince = self._seconds()
         idle.append(client)
         if self._sweep is None:
             self._sweep = self.clock.callLater(self.idleTimeout, self._expire)
@@ -459,7 +461,7 @@ class ConnectionPool:
 
     def _expire(self) -> None:
         self._sweep = None
-        limit = self.clock.seconds() - self.idleTimeout
+        limit = self._seconds() - self.idleTimeout
         remaining = 0
         for idle in self._idle.values():
             for client in [c for c in idle if c._idleSince <= limit]:

@@ -11,11 +11,12 @@ import base64
 import binascii
 import hmac
 import ipaddress
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from torsion.web._headers import canonicalName
+from torsion.web._headers import _prefix, _prefixes
 from torsion.web._parser import HTTPParseError
 
 __all__ = [
@@ -46,6 +47,7 @@ HOP_BY_HOP = frozenset(
 )
 # Request headers we always replace or drop on the way up.
 _REQUEST_DROP = HOP_BY_HOP | {b"host", b"content-length", b"expect"}
+_REQUEST_DROP_VIA = _REQUEST_DROP | {b"via"}  # when we add our own Via
 _RESPONSE_DROP = HOP_BY_HOP | {b"content-length"}
 
 
@@ -62,14 +64,22 @@ class Target:
 
     @property
     def hostHeader(self) -> bytes:
+        key = (self.scheme, self.host, self.port)
+        cached = _hostHeaderCache.get(key)
+        if cached is not None:
+            return cached
         host = f"[{self.host}]" if ":" in self.host else self.host
         default = 443 if self.scheme == b"https" else 80
-        if self.port == default:
-            return hostBytes(host)
-        return hostBytes(f"{host}:{self.port}")
+        value = hostBytes(host if self.port == default else f"{host}:{self.port}")
+        if len(_hostHeaderCache) < 1024:
+            _hostHeaderCache[key] = value
+        return value
 
     def __repr__(self) -> str:
         return f"Target({self.scheme!r}, {self.host!r}, {self.port}, {self.path!r})"
+
+
+_hostHeaderCache: dict[tuple[bytes, str, int], bytes] = {}
 
 
 def hostBytes(host: str) -> bytes:
@@ -133,6 +143,9 @@ def _parseAuthority(authority: bytes, defaultPort: int | None) -> tuple[str, int
     return host.lower(), defaultPort
 
 
+_AUTHORITY_END = re.compile(rb"[/?#]")
+
+
 def parseTarget(method: bytes, uri: bytes, ports: dict[bytes, int]) -> Target:
     """The destination of a forward-proxy request.
 
@@ -152,11 +165,8 @@ def parseTarget(method: bytes, uri: bytes, ports: dict[bytes, int]) -> Target:
     scheme = scheme.lower()
     if scheme not in ports:
         raise HTTPParseError(501, f"scheme {scheme.decode('latin-1')!r} is not proxied")
-    cut = len(rest)
-    for delim in (b"/", b"?", b"#"):
-        i = rest.find(delim)
-        if i != -1 and i < cut:
-            cut = i
+    end = _AUTHORITY_END.search(rest)
+    cut = len(rest) if end is None else end.start()
     authority, path = rest[:cut], rest[cut:]
     if b"@" in authority:
         raise HTTPParseError(400, "credentials in the URL")
@@ -204,15 +214,20 @@ def requestHead(
     ``length`` (None: chunked); ``Via`` is appended to; ``upgrade`` (the
     client's ``Upgrade`` value) is passed through with ``Connection: upgrade``.
     """
-    drop = hopByHop(raw.get(b"connection")) | _REQUEST_DROP
+    connection = raw.get(b"connection")
+    drop = _REQUEST_DROP if via is None else _REQUEST_DROP_VIA
+    if connection is not None:
+        drop = drop | hopByHop(connection)
+    get = _prefixes.get
     out = [method, b" ", path, b" HTTP/1.1\r\nHost: ", hostHeader, b"\r\n"]
-    for name, values in raw.items():
-        if name in drop:
-            continue
-        if name == b"via" and via is not None:
-            continue
-        cname = canonicalName(name) + b": "
-        out.extend([cname + v + b"\r\n" for v in values])
+    out.extend(
+        [
+            (get(name) or _prefix(name)) + value + b"\r\n"
+            for name, values in raw.items()
+            if name not in drop
+            for value in values
+        ]
+    )
     if via is not None:
         old = raw.get(b"via")
         value = b", ".join([*old, via]) if old else via
