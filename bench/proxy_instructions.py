@@ -37,6 +37,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.proxy import freePort, waitPort
+
 ROOT = Path(__file__).resolve().parent.parent
 BODY = b"s" * 100
 
@@ -44,29 +46,12 @@ BODY = b"s" * 100
 # -- origins ------------------------------------------------------------------------
 
 
-def _freePort() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _waitPort(port: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
-
-
 def startNginx(work: Path) -> tuple[subprocess.Popen[bytes], int] | None:
     """nginx serving ``/small`` from ``work``, or None if it is not installed."""
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     if not Path(nginx).exists():
         return None
-    port = _freePort()
+    port = freePort()
     (work / "small").write_bytes(BODY)
     conf = work / "origin.conf"
     conf.write_text(
@@ -226,7 +211,7 @@ def main(argv: list[str] | None = None) -> None:
         kind = "nginx"
     origin, port = started
     try:
-        if not _waitPort(port, 10):
+        if not waitPort(port, 10):
             sys.exit("the origin did not start")
         print(f"user-space instructions per proxied request (valgrind; origin: {kind})")
         for _ in range(args.repeat):
