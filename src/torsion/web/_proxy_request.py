@@ -13,17 +13,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from torsion.internet import protocol
 from torsion.python import log
 from torsion.python.failure import Failure
 from torsion.web._channel import _BODY, HTTPChannel
 from torsion.web._parser import HTTPParseError
 from torsion.web._proxy_client import ConnectionPool, ProxyClientFactory
-from torsion.web._proxy_rewrite import ProxyPolicy, Target, hostBytes, parseTarget, requestHead
+from torsion.web._proxy_rewrite import ProxyPolicy, Target, parseTarget, requestHead
+from torsion.web._proxy_tunnel import TunnelMixin
 from torsion.web._request import _QUEUED_SENTINEL, Request
 from torsion.web._responses import RESPONSES
 
-__all__ = ["Proxy", "ProxyRequest", "ReverseProxy", "ReverseProxyRequest"]
+__all__ = ["Proxy", "ProxyRequest"]
 
 _PENDING_LIMIT = 65536
 _IDEMPOTENT = (b"GET", b"HEAD", b"OPTIONS")
@@ -50,47 +50,7 @@ class _BodyPump:
         """The upstream connection ended; the request handles it."""
 
 
-class _TunnelClient(protocol.Protocol):
-    """The upstream end of a CONNECT tunnel."""
-
-    _tunnel: Any = None
-    _onLost: Any = None
-
-    def __init__(self, request: Any) -> None:
-        self.request = request
-
-    def connectionMade(self) -> None:
-        self.request._tunnelReady(self)
-
-    def dataReceived(self, data: bytes) -> None:
-        tunnel = self._tunnel
-        if tunnel is not None:
-            tunnel(data)
-
-    def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
-        onLost = self._onLost
-        if onLost is not None:
-            self._onLost = self._tunnel = None
-            onLost(reason)
-
-
-class _TunnelFactory(protocol.ClientFactory):
-    noisy = False
-
-    def __init__(self, request: Any) -> None:
-        self.request = request
-
-    def buildProtocol(self, addr: Any) -> Any:
-        return _TunnelClient(self.request)
-
-    def clientConnectionFailed(self, connector: Any, reason: Failure) -> None:
-        from torsion.internet import error
-
-        status = 504 if reason.check(error.TimeoutError) else 502
-        self.request._upstreamFailed(status, f"could not connect: {reason.getErrorMessage()}")
-
-
-class ProxyRequest(Request):
+class ProxyRequest(TunnelMixin, Request):
     """A request to a forward proxy (absolute-form URL or CONNECT).
 
     Twisted: ``twisted.web.proxy.ProxyRequest``.  ``protocols`` maps a URL
@@ -399,75 +359,6 @@ class ProxyRequest(Request):
         target = self.uri.decode("latin-1")
         sink(f"{client} {self.method.decode('latin-1')} {target} {status} {sent} {ms:.1f}ms")
 
-    # -- tunnels (CONNECT and Upgrade) ---------------------------------------------------------
-
-    def _startTunnel(self, target: Target, policy: ProxyPolicy) -> None:
-        if target.port not in policy.connectPorts:
-            self._persistent = False
-            self._refuse(403, f"CONNECT to port {target.port} not allowed")
-            return
-        self._dial(target.host, target.port, _TunnelFactory(self), policy)
-
-    def _tunnelReady(self, upstream: Any) -> None:
-        if self._disconnected or self.finished:
-            upstream.transport.abortConnection()
-            return
-        self.code = 200
-        self.startedWriting = 1
-        self.channel.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
-        self._splice(upstream, b"")
-
-    def _upgradeAccepted(self, client: Any, rest: bytes) -> None:
-        """Upstream answered 101: relay the head, then splice the two sockets."""
-        if self._disconnected or self.finished:
-            client.transport.abortConnection()
-            return
-        pool = client._pool
-        if pool is not None:
-            pool.forget(client)
-            client._pool = None
-        client.father = None
-        self._client = None
-        self.startedWriting = 1
-        self.channel.writeHeaders(
-            b"HTTP/1.1", b"%d" % self.code, self.code_message, self.responseHeaders
-        )
-        self._splice(client, rest)
-
-    def _splice(self, upstream: Any, fromUpstream: bytes) -> None:
-        channel = self.channel
-        down = channel.transport
-        up = upstream.transport
-        request = self
-
-        def toUpstream(data: bytes) -> None:
-            request._tunnelBytes += len(data)
-            up.write(data)
-
-        def toClient(data: bytes) -> None:
-            request._tunnelBytes += len(data)
-            down.write(data)
-
-        def clientLost(reason: Failure) -> None:
-            if up.producer is not None:
-                up.unregisterProducer()
-            up.loseConnection()
-
-        def upstreamLost(reason: Failure) -> None:
-            if down.producer is not None:
-                down.unregisterProducer()
-            down.loseConnection()
-
-        fromClient = channel._takeOver(toUpstream, clientLost)
-        upstream._tunnel = toClient
-        upstream._onLost = upstreamLost
-        down.registerProducer(up, True)
-        up.registerProducer(down, True)
-        if fromClient:
-            toUpstream(fromClient)
-        if fromUpstream:
-            toClient(fromUpstream)
-
 
 _DEFAULT_POLICY = ProxyPolicy()
 
@@ -506,72 +397,3 @@ class Proxy(HTTPChannel):
             self._pool = pool
         peer = self.transport.getPeer()
         self._clientAllowed = policy.clientAllowed(str(getattr(peer, "host", "")))
-
-
-class ReverseProxyRequest(ProxyRequest):
-    """A request to a reverse proxy: always forwarded to ``factory.host:port``.
-
-    Twisted: ``twisted.web.proxy.ReverseProxyRequest``.  As in Twisted the
-    ``Host`` header is set to the upstream host.  When the policy's
-    ``forwardedFor`` is set (the CLI's reverse mode does), ``X-Forwarded-For``
-    and ``Forwarded`` carry the client address.  ``factory.path`` (torsion
-    only) is an optional path prefix.
-    """
-
-    proxyClientFactoryClass: Any = ProxyClientFactory
-    factory: Any
-
-    def __init__(self, channel: Any, queued: Any = _QUEUED_SENTINEL, reactor: Any = None) -> None:
-        super().__init__(channel, queued, reactor)
-        self.factory = getattr(channel, "factory", None)
-
-    def process(self) -> None:
-        policy = self._policy()
-        if not self._checkAccess(policy):
-            return
-        if self.method == b"CONNECT" or not self.uri.startswith(b"/"):
-            self._refuse(400, "a reverse proxy takes origin-form requests only")
-            return
-        factory = self.factory
-        host = factory.host
-        port = int(factory.port)
-        prefix = getattr(factory, "path", b"") or b""
-        if isinstance(prefix, str):
-            prefix = prefix.encode("ascii")
-        target = Target(b"http", host, port, prefix.rstrip(b"/") + self.uri)
-        hostHeader = hostBytes(host if port == 80 else f"{host}:{port}")
-        extra: list[tuple[bytes, bytes]] = []
-        if policy.forwardedFor:
-            extra = self._forwardedHeaders()
-        self.protocols = {b"http": self.proxyClientFactoryClass}
-        self._forward(target, hostHeader, extra, policy)
-
-    def _forwardedHeaders(self) -> list[tuple[bytes, bytes]]:
-        raw = self.requestHeaders._rawHeaders
-        addr = self.getClientAddress()
-        ip = str(getattr(addr, "host", "unknown"))
-        previous = raw.pop(b"x-forwarded-for", None)
-        xff = b", ".join([*(previous or []), ip.encode("ascii")])
-        node = f'"[{ip}]"' if ":" in ip else ip
-        fwd = f"for={node};proto=http".encode("ascii")
-        host = raw.get(b"host")
-        if host and b'"' not in host[-1] and b";" not in host[-1]:
-            fwd += b';host="' + host[-1] + b'"'
-        old = raw.pop(b"forwarded", None)
-        forwarded = b", ".join([*(old or []), fwd])
-        return [(b"X-Forwarded-For", xff), (b"Forwarded", forwarded)]
-
-
-class ReverseProxy(HTTPChannel):
-    """A reverse-proxy connection. Twisted: ``twisted.web.proxy.ReverseProxy``.
-
-    The factory must have ``host`` and ``port`` attributes (as in Twisted).
-    """
-
-    requestFactory: Any = ReverseProxyRequest
-    policy: ProxyPolicy = _DEFAULT_POLICY
-    _policy: ProxyPolicy | None = None
-    _pool: ConnectionPool | None = None
-    _clientAllowed = True
-
-    connectionMade = Proxy.connectionMade

@@ -23,8 +23,9 @@ private destinations).  See ``docs/proxy.md``.
 """
 
 from torsion.web._proxy_client import ConnectionPool, ProxyClient, ProxyClientFactory
-from torsion.web._proxy_request import Proxy, ProxyRequest, ReverseProxy, ReverseProxyRequest
+from torsion.web._proxy_request import Proxy, ProxyRequest
 from torsion.web._proxy_resource import ReverseProxyResource
+from torsion.web._proxy_reverse import ReverseProxy, ReverseProxyRequest
 from torsion.web._proxy_rewrite import ProxyPolicy
 
 __all__ = [
