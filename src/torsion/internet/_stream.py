@@ -76,6 +76,7 @@ class Connection(FlowControl, SocketInfo, asyncio.BaseProtocol):
 
     def __init__(self, reactor: Any) -> None:
         self.reactor = reactor
+        self.producer = None
         self._pending: list[bytes] = []
         self._pendingBytes = 0
         self._flushed = False

@@ -100,6 +100,17 @@ class HTTPChannel(protocol.Protocol):
 
     def __init__(self) -> None:
         self.requests: list[Any] = []
+        # Instance copies of the defaults read per request (cheaper on 3.11).
+        self._current = None
+        self._rawReceiver = None
+        self._errorPending = None
+        self._upgradeData = None
+        self._headStart = None
+        self._reqProducer = None
+        self._closing = False
+        self._readFlags = 0
+        self._queuedBytes = 0
+        self._lost = False
 
     # -- connection events -----------------------------------------------------------
 

@@ -67,6 +67,16 @@ class ProxyClient(protocol.Protocol):
         data: bytes,
         father: Any,
     ) -> None:
+        # Instance copies of the defaults read per response (cheaper on 3.11);
+        # the factory sets _pool and _key after this.
+        self._pool = None
+        self._key = None
+        self._timer = None
+        self._tunnel = None
+        self._finished = False
+        self._busy = False
+        self._gotStatus = False
+        self._upgraded = False
         self.father = father
         self.command = command
         self.rest = rest

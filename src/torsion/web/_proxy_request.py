@@ -81,6 +81,13 @@ class ProxyRequest(TunnelMixin, Request):
     def __init__(self, channel: Any, queued: Any = _QUEUED_SENTINEL, reactor: Any = None) -> None:
         super().__init__(channel, queued)
         self.reactor = reactor
+        # Instance copies of the defaults read per request (cheaper on 3.11).
+        self._client = None
+        self._connector = None
+        self._pending = None
+        self._bodyDone = False
+        self._logged = False
+        self._tunnelBytes = 0
         self._startTime = channel._seconds() if channel is not None else 0.0
 
     # -- policy -----------------------------------------------------------------------
