@@ -19,8 +19,12 @@ compare figures taken with the same origin.
 What it does not count: time in the kernel (two reads and two writes per
 request, already the minimum) and the load of other processes.
 
-Run: ``python -m bench.proxy_instructions`` (needs valgrind; about 30 s per
-run, two runs per ``--repeat``).
+It also measures :mod:`bench.rawproxy`, a bare forward proxy written
+directly on uvloop and httptools, as the floor: what the event loop and the
+parser cost by themselves (``--proxy torsion`` or ``--proxy raw`` for one).
+
+Run: ``python -m bench.proxy_instructions`` (needs valgrind; about 20 s per
+proxy and ``--repeat``).
 """
 
 from __future__ import annotations
@@ -151,7 +155,13 @@ def _relay(proxy: int, origin: int, count: int) -> None:
                 buffer += chunk
 
 
-def countInstructions(origin: int, count: int) -> int:
+PROXIES = {
+    "torsion": ["-m", "torsion", "proxy", "--listen", "tcp:0:interface=127.0.0.1"],
+    "raw": ["-m", "bench.rawproxy"],
+}
+
+
+def countInstructions(origin: int, count: int, proxy: str = "torsion") -> int:
     """Total instructions of one proxy process relaying ``count`` requests."""
     env = dict(
         os.environ,
@@ -159,7 +169,7 @@ def countInstructions(origin: int, count: int) -> int:
         PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
     )
     command = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
-    command += [sys.executable, "-m", "torsion", "proxy", "--listen", "tcp:0:interface=127.0.0.1"]
+    command += [sys.executable, *PROXIES[proxy]]
     proc = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT
     )
@@ -190,6 +200,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--origin", choices=("auto", "nginx", "python"), default="auto", help="default: nginx"
     )
+    parser.add_argument(
+        "--proxy",
+        action="append",
+        choices=sorted(PROXIES),
+        help="what to measure (repeatable; default: torsion, then the raw floor)",
+    )
     parser.add_argument("--serve-origin", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_origin:
@@ -214,11 +230,16 @@ def main(argv: list[str] | None = None) -> None:
         if not waitPort(port, 10):
             sys.exit("the origin did not start")
         print(f"user-space instructions per proxied request (valgrind; origin: {kind})")
+        labels = {"torsion": "torsion forward proxy", "raw": "raw uvloop + httptools floor"}
+        figures: dict[str, float] = {}
         for _ in range(args.repeat):
-            small = countInstructions(port, args.small)
-            large = countInstructions(port, args.large)
-            perRequest = (large - small) / (args.large - args.small)
-            print(f"  torsion forward proxy {perRequest:10,.0f} per request", flush=True)
+            for proxy in args.proxy or ["torsion", "raw"]:
+                small = countInstructions(port, args.small, proxy)
+                large = countInstructions(port, args.large, proxy)
+                figures[proxy] = perRequest = (large - small) / (args.large - args.small)
+                print(f"  {labels[proxy]:30} {perRequest:10,.0f} per request", flush=True)
+        if len(figures) == 2:
+            print(f"  torsion / floor: {figures['torsion'] / figures['raw']:.2f}x")
     finally:
         os.killpg(origin.pid, signal.SIGTERM)
         origin.wait(10)
