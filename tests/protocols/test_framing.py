@@ -330,3 +330,19 @@ def test_byte_by_byte_feeding_is_linear(make: Callable[[], Callable[[bytes], obj
     large = _cost(make, 80_000)
     # Linear: about 4x.  Quadratic buffering would be about 16x.
     assert large < 9 * max(small, 1e-3)
+
+
+def test_line_pending_loop_ends_when_the_buffer_is_taken() -> None:
+    """A loop over ``pending`` stops once takeAll() took the lines it had left."""
+    buf = LineBuffer(b"\n")
+    buf.append(b"a\nb\nc\nd")
+    assert buf.split()
+    seen = []
+    for line in buf.pending:
+        seen.append(line)
+        assert buf.bufferedSize() == len(b"a\nb\nc\nd") - 2 * len(seen)
+        if line == b"b":
+            assert buf.takeAll() == b"c\nd"
+    assert seen == [b"a", b"b"]
+    assert buf.bufferedSize() == 0
+    assert not buf.split()

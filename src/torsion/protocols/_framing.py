@@ -25,6 +25,8 @@ length-prefix parsers take the limit as an argument of ``next``.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
+from operator import length_hint
 
 __all__ = [
     "LengthLimitExceeded",
@@ -55,11 +57,21 @@ class LengthLimitExceeded(Exception):
         self.length = length
 
 
+# An exhausted iterator: LineBuffer.pending when no complete line is buffered.
+_NO_LINES: Iterator[bytes] = iter(())
+
+
 class LineBuffer:
     """Cuts a byte stream into lines ending with a delimiter.
 
     Lines are returned without their delimiter.  Bytes after the last
     delimiter stay buffered (the *tail*) until more data completes them.
+
+    The complete lines not handed out yet are kept as an iterator over the
+    list that one ``bytes.split`` produced: a caller may loop over
+    :attr:`pending` directly (``for line in buffer.pending``) and every
+    method that consumes the buffer (:meth:`takeAll`, :meth:`setDelimiter`)
+    exhausts that iterator, which ends such a loop.
 
     Args:
         delimiter: the non-empty line terminator.
@@ -68,15 +80,17 @@ class LineBuffer:
         ValueError: for an empty delimiter.
     """
 
-    __slots__ = ("_delimiter", "_lines", "_next", "_scan", "_tail")
+    __slots__ = ("_delimiter", "_lines", "_scan", "_tail", "pending")
 
     def __init__(self, delimiter: bytes = b"\r\n") -> None:
         if not delimiter:
             raise ValueError("the line delimiter must not be empty")
         self._delimiter = delimiter
-        # Complete lines not handed out yet: self._lines[self._next:].
+        #: Complete lines not handed out yet.
+        self.pending: Iterator[bytes] = _NO_LINES
+        # The list that pending iterates over (what is left of it is known
+        # from pending's length hint).
         self._lines: list[bytes] = []
-        self._next = 0
         # Bytes after the last delimiter found; no delimiter starts before
         # offset self._scan in it.
         self._tail: bytes | bytearray = b""
@@ -122,29 +136,29 @@ class LineBuffer:
 
     def nextLine(self) -> bytes | None:
         """The next complete line, or None when no complete line is buffered."""
-        lines = self._lines
-        index = self._next
-        if index < len(lines):
-            self._next = index + 1
-            return lines[index]
-        return self._split()
+        line = next(self.pending, None)
+        if line is None and self.split():
+            line = next(self.pending)
+        return line
 
-    def _split(self) -> bytes | None:
+    def split(self) -> bool:
+        """Split the tail into :attr:`pending` lines; False if it has no delimiter.
+
+        Call it only when :attr:`pending` is exhausted.
+        """
         tail = self._tail
         delimiter = self._delimiter
         if tail.find(delimiter, self._scan) < 0:
             self._scan = max(0, len(tail) - len(delimiter) + 1)
-            if self._lines:
-                self._lines = []
-                self._next = 0
-            return None
+            self._lines = []
+            return False
         lines = bytes(tail).split(delimiter)
         rest = lines.pop()
         self._tail = rest
         self._scan = max(0, len(rest) - len(delimiter) + 1)
         self._lines = lines
-        self._next = 1
-        return lines[0]
+        self.pending = iter(lines)
+        return True
 
     def tailSize(self) -> int:
         """Bytes buffered after the last delimiter (the unterminated line)."""
@@ -152,20 +166,19 @@ class LineBuffer:
 
     def bufferedSize(self) -> int:
         """Every byte buffered, delimiters of complete lines included."""
-        pending = self._lines[self._next :]
+        remaining = length_hint(self.pending)
+        pending = self._lines[len(self._lines) - remaining :] if remaining else []
         return sum(map(len, pending)) + len(pending) * len(self._delimiter) + len(self._tail)
 
     def takeAll(self) -> bytes:
         """Remove and return everything buffered, delimiters included."""
-        lines = self._lines
-        index = self._next
         tail = bytes(self._tail)
-        if index < len(lines):
-            rest = lines[index:]
+        rest = list(self.pending)
+        if rest:
             rest.append(tail)
             tail = self._delimiter.join(rest)
-        self._lines = []
-        self._next = 0
+            self.pending = _NO_LINES
+            self._lines = []
         self._tail = b""
         self._scan = 0
         return tail
@@ -173,18 +186,10 @@ class LineBuffer:
     def feed(self, data: bytes) -> list[bytes]:
         """Buffer ``data`` and remove and return every complete line."""
         self.append(data)
-        lines = self._lines
-        index = self._next
-        out = lines[index:] if index < len(lines) else []
-        self._lines = []
-        self._next = 0
-        first = self._split()
-        if first is None:
-            return out
-        out.append(first)
-        out.extend(self._lines[1:])
-        self._lines = []
-        self._next = 0
+        out = list(self.pending)
+        if self.split():
+            out.extend(self.pending)
+        self.pending = _NO_LINES
         return out
 
 

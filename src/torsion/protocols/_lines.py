@@ -167,22 +167,25 @@ class LineReceiver(protocol.Protocol, _PauseableMixin):
                     delimiter = self.delimiter
                     if delimiter is not lines._delimiter:
                         lines.setDelimiter(delimiter)
-                    # LineBuffer.nextLine(), inlined: this loop runs per line.
-                    index = lines._next
-                    if index < len(lines._lines):
-                        line: bytes | None = lines._lines[index]
-                        lines._next = index + 1
+                    # The hot loop, once per line.  Whatever consumes the
+                    # buffer from a callback (clearLineBuffer, a delimiter
+                    # change) exhausts ``lines.pending`` and so ends the
+                    # loop; any other change of state breaks out of it and
+                    # the outer loop looks at the state again.
+                    for line in lines.pending:
+                        if len(line) > self.MAX_LENGTH:
+                            return self.lineLengthExceeded(line + delimiter + lines.takeAll())
+                        why = self.lineReceived(line)
+                        if why or (self.transport and self.transport.disconnecting):
+                            return why
+                        if self.paused or not self.line_mode or self.delimiter is not delimiter:
+                            break
                     else:
-                        line = lines._split()
-                    if line is None:
-                        if lines.tailSize() >= self.MAX_LENGTH + len(delimiter):
-                            return self.lineLengthExceeded(lines.takeAll())
-                        return None
-                    if len(line) > self.MAX_LENGTH:
-                        return self.lineLengthExceeded(line + delimiter + lines.takeAll())
-                    why = self.lineReceived(line)
-                    if why or (self.transport and self.transport.disconnecting):
-                        return why
+                        if not lines.split():
+                            tail = lines.tailSize()
+                            if tail and tail >= self.MAX_LENGTH + len(delimiter):
+                                return self.lineLengthExceeded(lines.takeAll())
+                            return None
                 else:
                     data = lines.takeAll()
                     if not data:
