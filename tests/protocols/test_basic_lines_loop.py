@@ -79,6 +79,10 @@ def same(actions: dict[bytes, Action], *chunks: bytes) -> Trace:
         [b"a\n", b"", b"b\n"],
         [b""],
         [b"abc"],
+        [b"abcd\n" * 10],  # longer than MAX_LENGTH, no line too long
+        [b"a\n" * 3 + b"b" * 11 + b"\nc\n"],  # a long line after short ones
+        [b"abcd\n" * 3 + b"b" * 11],  # too long unterminated tail
+        [b"abcd\n" * 3 + b"b" * 11, b"\nc\n"],
     ],
 )
 def test_plain_packets(chunks: list[bytes]) -> None:

@@ -80,7 +80,7 @@ class LineBuffer:
         ValueError: for an empty delimiter.
     """
 
-    __slots__ = ("_delimiter", "_lines", "_scan", "_tail", "pending")
+    __slots__ = ("_delimiter", "_lines", "_scan", "_tail", "lineBound", "pending")
 
     def __init__(self, delimiter: bytes = b"\r\n") -> None:
         if not delimiter:
@@ -91,6 +91,8 @@ class LineBuffer:
         # The list that pending iterates over (what is left of it is known
         # from pending's length hint).
         self._lines: list[bytes] = []
+        #: No line of :attr:`pending` is longer than this.
+        self.lineBound = 0
         # Bytes after the last delimiter found; no delimiter starts before
         # offset self._scan in it.
         self._tail: bytes | bytearray = b""
@@ -152,6 +154,7 @@ class LineBuffer:
             self._scan = max(0, len(tail) - len(delimiter) + 1)
             self._lines = []
             return False
+        self.lineBound = len(tail)
         lines = bytes(tail).split(delimiter)
         rest = lines.pop()
         self._tail = rest

@@ -172,8 +172,10 @@ class LineReceiver(protocol.Protocol, _PauseableMixin):
                     # change) exhausts ``lines.pending`` and so ends the
                     # loop; any other change of state breaks out of it and
                     # the outer loop looks at the state again.
+                    # No line is longer than the bytes split.
+                    longest = lines.lineBound
                     for line in lines.pending:
-                        if len(line) > self.MAX_LENGTH:
+                        if longest > self.MAX_LENGTH and len(line) > self.MAX_LENGTH:
                             return self.lineLengthExceeded(line + delimiter + lines.takeAll())
                         why = self.lineReceived(line)
                         if why or (self.transport and self.transport.disconnecting):
