@@ -177,3 +177,28 @@ def test_empty_data_with_negative_limit_reports_nothing() -> None:
         p.MAX_LENGTH = -5
 
     same({b"n": negative}, b"n\n", b"", b"a")
+
+
+def test_limit_and_delimiter_as_properties() -> None:
+    """A subclass may compute MAX_LENGTH and delimiter; they are read per line."""
+
+    class Computed(receiverClass(torsionBasic, {})):  # type: ignore[misc]
+        limit = 3
+        MAX_LENGTH = property(lambda self: self.limit)  # type: ignore[assignment]
+        delimiter = property(lambda self: b";" if self.limit > 3 else b"\n")  # type: ignore[assignment]
+
+        def lineReceived(self, line: bytes) -> Any:
+            self.trace.append(("line", line))
+            if line == b"up":
+                self.limit = 5
+
+    proto = Computed()
+    proto.makeConnection(TwistedStringTransport())
+    proto.dataReceived(b"ab\nup\nabcd;ef;abcdefg;")
+    assert proto.trace == [
+        ("line", b"ab"),
+        ("line", b"up"),
+        ("line", b"abcd"),
+        ("line", b"ef"),
+        ("long", b"abcdefg;"),
+    ]

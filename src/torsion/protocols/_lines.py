@@ -135,7 +135,7 @@ class LineReceiver(protocol.Protocol, _PauseableMixin):
 
     def _startBuffering(self) -> LineBuffer:
         lines = self._lineBuffer = LineBuffer(self.delimiter)
-        _ownState(self, "paused", "line_mode")
+        _ownState(self, "paused", "line_mode", "delimiter", "MAX_LENGTH")
         return lines
 
     def clearLineBuffer(self) -> bytes:
