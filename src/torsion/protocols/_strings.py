@@ -137,7 +137,7 @@ class IntNStringReceiver(protocol.Protocol, _PauseableMixin):
         parser = self._strings
         if parser is None:
             parser = self._strings = PrefixedStringParser(self.structFormat)
-            _ownState(self, "paused")
+            _ownState(self, "paused", "MAX_LENGTH")
         return parser
 
     @property
@@ -173,18 +173,27 @@ class IntNStringReceiver(protocol.Protocol, _PauseableMixin):
         unpack = parser._unpack
         prefixLength = parser._prefixLength
         while not self.paused:
-            # Fast path: a whole string in the parser's contiguous head (the
-            # parser's own nextString() handles every other case).
+            # Fast path: strings complete in the parser's contiguous head,
+            # one after the other.  A callback that pauses, assigns recvd or
+            # parses data itself (a nested dataReceived) moves the parser
+            # away from where this loop left it, which ends the loop; the
+            # parser's own nextString() handles every other case.
             buf = parser._buf
             pos = parser._pos
+            size = len(buf)
             start = pos + prefixLength
-            if len(buf) >= start:
+            while start <= size:
                 length = unpack(buf, pos)[0]
-                end = start + length
-                if end <= len(buf) and 0 <= length <= self.MAX_LENGTH:
-                    parser._pos = end
-                    self.stringReceived(buf[start:end])
-                    continue
+                pos = start + length
+                if pos > size or not 0 <= length <= self.MAX_LENGTH:
+                    break
+                parser._pos = pos
+                self.stringReceived(buf[start:pos])
+                if self.paused or parser._pos != pos or parser._buf is not buf:
+                    break
+                start = pos + prefixLength
+            if self.paused:
+                return
             try:
                 string = parser.nextString(self.MAX_LENGTH)
             except LengthLimitExceeded as e:
@@ -206,11 +215,12 @@ class IntNStringReceiver(protocol.Protocol, _PauseableMixin):
         parser = self._strings
         if parser is None:
             parser = self._parser()
-        if len(string) >= parser.sendLimit:
+        size = len(string)
+        if size >= parser.sendLimit:
             raise StringTooLongError(
-                f"Try to send {len(string)} bytes whereas maximum is {parser.sendLimit}"
+                f"Try to send {size} bytes whereas maximum is {parser.sendLimit}"
             )
-        self.transport.write(parser.packLength(len(string)) + string)
+        self.transport.write(parser.packLength(size) + string)
 
 
 class Int32StringReceiver(IntNStringReceiver):
