@@ -346,3 +346,18 @@ def test_line_pending_loop_ends_when_the_buffer_is_taken() -> None:
     assert seen == [b"a", b"b"]
     assert buf.bufferedSize() == 0
     assert not buf.split()
+
+
+@pytest.mark.parametrize("fmt", ["!B", "!b", "!H", "!I", "<I", "!i"])
+def test_prefixed_packed_prefixes(fmt: str) -> None:
+    """The table of short prefixes is packLength for every length that fits."""
+    parser = PrefixedStringParser(fmt)
+    assert parser.prefixes is PrefixedStringParser(fmt).prefixes  # shared
+    limit = min(parser.sendLimit, 1024)
+    expected = []
+    for n in range(limit):
+        try:
+            expected.append(parser.packLength(n))
+        except struct.error:
+            break
+    assert parser.prefixes == expected

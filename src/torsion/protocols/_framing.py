@@ -251,6 +251,23 @@ class _ByteQueue:
         return True
 
 
+#: Prefixes of lengths below this are packed once per format (see
+#: PrefixedStringParser.prefixes).
+PACKED_PREFIXES = 1024
+_packedPrefixes: dict[str, list[bytes]] = {}
+
+
+def _packPrefixes(prefix: struct.Struct, count: int) -> list[bytes]:
+    """The packed lengths 0, 1, ... up to ``count`` or the first that does not fit."""
+    packed = []
+    for n in range(count):
+        try:
+            packed.append(prefix.pack(n))
+        except struct.error:  # a signed format
+            break
+    return packed
+
+
 class PrefixedStringParser(_ByteQueue):
     """Cuts a stream of length-prefixed strings (Int8/16/32 framing).
 
@@ -259,7 +276,7 @@ class PrefixedStringParser(_ByteQueue):
             ``"!I"`` for a 32-bit big-endian length.
     """
 
-    __slots__ = ("_prefixLength", "_unpack", "packLength", "sendLimit")
+    __slots__ = ("_prefixLength", "_unpack", "packLength", "prefixes", "sendLimit")
 
     def __init__(self, structFormat: str) -> None:
         super().__init__()
@@ -269,7 +286,12 @@ class PrefixedStringParser(_ByteQueue):
         #: Packs a length into a prefix.
         self.packLength = prefix.pack
         #: Strings must be shorter than this to be sent (2 ** prefix bits).
-        self.sendLimit = 2 ** (8 * prefix.size)
+        self.sendLimit = limit = 2 ** (8 * prefix.size)
+        #: ``prefixes[n] == packLength(n)`` for the lengths that fit, up to
+        #: PACKED_PREFIXES (shared by the parsers of one format).
+        self.prefixes = _packedPrefixes.get(structFormat) or _packedPrefixes.setdefault(
+            structFormat, _packPrefixes(prefix, min(limit, PACKED_PREFIXES))
+        )
 
     def nextString(self, maxLength: int) -> bytes | None:
         """The next complete string, or None when it has not fully arrived.

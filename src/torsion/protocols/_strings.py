@@ -220,7 +220,11 @@ class IntNStringReceiver(protocol.Protocol, _PauseableMixin):
             raise StringTooLongError(
                 f"Try to send {size} bytes whereas maximum is {parser.sendLimit}"
             )
-        self.transport.write(parser.packLength(size) + string)
+        try:
+            prefix = parser.prefixes[size]
+        except IndexError:
+            prefix = parser.packLength(size)
+        self.transport.write(prefix + string)
 
 
 class Int32StringReceiver(IntNStringReceiver):
