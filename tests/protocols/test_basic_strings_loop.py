@@ -185,3 +185,26 @@ def test_send_string_custom_formats(fmt: str) -> None:
                 errors.append(type(e).__name__)
         protos.append((proto.transport.value(), errors))
     assert protos[0] == protos[1]
+
+
+@pytest.mark.parametrize("fmt", ["!h", "<i", "!b"])
+def test_signed_formats_take_the_general_path(fmt: str) -> None:
+    """Signed prefixes skip the fast loop; strings and a negative length as before."""
+
+    class Signed(torsionBasic.IntNStringReceiver):
+        structFormat = fmt
+        prefixLength = struct.calcsize(fmt)
+
+        def connectionMade(self) -> None:
+            self.events: list[Any] = []
+
+        def stringReceived(self, string: bytes) -> None:
+            self.events.append(string)
+
+        def lengthLimitExceeded(self, length: int) -> None:
+            self.events.append(length)
+
+    proto = Signed()
+    proto.makeConnection(TwistedStringTransport())
+    proto.dataReceived(frame(b"a", b"", b"bc", fmt=fmt) + struct.pack(fmt, -2) + b"xy")
+    assert proto.events == [b"a", b"", b"bc", -2]

@@ -25,6 +25,7 @@ length-prefix parsers take the limit as an argument of ``next``.
 from __future__ import annotations
 
 import struct
+import sys
 from collections.abc import Iterator
 from operator import length_hint
 
@@ -276,13 +277,29 @@ class PrefixedStringParser(_ByteQueue):
             ``"!I"`` for a 32-bit big-endian length.
     """
 
-    __slots__ = ("_prefixLength", "_unpack", "packLength", "prefixes", "sendLimit")
+    __slots__ = (
+        "_prefixLength",
+        "_unpack",
+        "fastPrefixLength",
+        "packLength",
+        "prefixes",
+        "sendLimit",
+    )
 
     def __init__(self, structFormat: str) -> None:
         super().__init__()
         prefix = struct.Struct(structFormat)
         self._unpack = prefix.unpack_from
         self._prefixLength = prefix.size
+        try:
+            prefix.pack(-1)
+        except struct.error:  # unsigned: a prefix cannot announce a negative length
+            #: The prefix length, or more bytes than any buffer holds for a
+            #: signed format: callers that parse the head themselves
+            #: (IntNStringReceiver) then leave every prefix to nextString().
+            self.fastPrefixLength = prefix.size
+        else:
+            self.fastPrefixLength = sys.maxsize
         #: Packs a length into a prefix.
         self.packLength = prefix.pack
         #: Strings must be shorter than this to be sent (2 ** prefix bits).

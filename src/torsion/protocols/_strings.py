@@ -171,7 +171,7 @@ class IntNStringReceiver(protocol.Protocol, _PauseableMixin):
             parser = self._parser()
         parser.append(data)
         unpack = parser._unpack
-        prefixLength = parser._prefixLength
+        prefixLength = parser.fastPrefixLength
         while not self.paused:
             # Fast path: strings complete in the parser's contiguous head,
             # one after the other.  A callback that pauses, assigns recvd or
@@ -185,7 +185,7 @@ class IntNStringReceiver(protocol.Protocol, _PauseableMixin):
             while start <= size:
                 length = unpack(buf, pos)[0]
                 pos = start + length
-                if pos > size or not 0 <= length <= self.MAX_LENGTH:
+                if pos > size or length > self.MAX_LENGTH:
                     break
                 parser._pos = pos
                 self.stringReceived(buf[start:pos])
@@ -212,19 +212,21 @@ class IntNStringReceiver(protocol.Protocol, _PauseableMixin):
         Raises:
             StringTooLongError: if the length does not fit the prefix.
         """
-        parser = self._strings
-        if parser is None:
-            parser = self._parser()
         size = len(string)
+        try:
+            # A length found in the table is below sendLimit.
+            prefix = self._strings.prefixes[size]  # type: ignore[union-attr]
+        except (AttributeError, IndexError):  # no parser yet, or a long string
+            prefix = self._packLength(size)
+        self.transport.write(prefix + string)
+
+    def _packLength(self, size: int) -> bytes:
+        parser = self._parser()
         if size >= parser.sendLimit:
             raise StringTooLongError(
                 f"Try to send {size} bytes whereas maximum is {parser.sendLimit}"
             )
-        try:
-            prefix = parser.prefixes[size]
-        except IndexError:
-            prefix = parser.packLength(size)
-        self.transport.write(prefix + string)
+        return parser.packLength(size)
 
 
 class Int32StringReceiver(IntNStringReceiver):
