@@ -183,7 +183,7 @@ class IntNStringReceiver(protocol.Protocol, _PauseableMixin):
             size = len(buf)
             start = pos + prefixLength
             while start <= size:
-                length = unpack(buf, pos)[0]
+                (length,) = unpack(buf, pos)
                 pos = start + length
                 if pos > size or length > self.MAX_LENGTH:
                     break
