@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from torsion.internet import protocol
-from torsion.protocols._framing import LineBuffer
+from torsion.protocols._linebuffer import LineBuffer
 
 __all__ = ["LineOnlyReceiver", "LineReceiver"]
 
@@ -171,8 +171,9 @@ class LineReceiver(protocol.Protocol, _PauseableMixin):
                     # buffer from a callback (clearLineBuffer, a delimiter
                     # change) exhausts ``lines.pending`` and so ends the
                     # loop; any other change of state breaks out of it and
-                    # the outer loop looks at the state again.
-                    # No line is longer than the bytes split.
+                    # the outer loop looks at the state again.  No line is
+                    # longer than lineBound (the size of the bytes split),
+                    # so lines are measured only when that exceeds the limit.
                     longest = lines.lineBound
                     for line in lines.pending:
                         if longest > self.MAX_LENGTH and len(line) > self.MAX_LENGTH:
