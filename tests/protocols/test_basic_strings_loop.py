@@ -208,3 +208,20 @@ def test_signed_formats_take_the_general_path(fmt: str) -> None:
     proto.makeConnection(TwistedStringTransport())
     proto.dataReceived(frame(b"a", b"", b"bc", fmt=fmt) + struct.pack(fmt, -2) + b"xy")
     assert proto.events == [b"a", b"", b"bc", -2]
+
+
+def test_recvd_reassigned_unchanged_mid_packet() -> None:
+    def reassign(p: Any, _: bytes) -> None:
+        p.recvd = p.recvd
+
+    same({b"r": reassign}, frame(b"a", b"r", b"b", b"r") + frame(b"c")[:2], frame(b"c")[2:])
+
+
+def test_nested_empty_data_received_mid_packet() -> None:
+    """An empty nested dataReceived (e.g. resumeProducing) changes nothing."""
+
+    def nested(p: Any, _: bytes) -> None:
+        p.dataReceived(b"")
+
+    trace = run(torsionBasic, {b"e": nested}, [frame(b"a", b"e", b"b", b"e"), frame(b"z")])
+    assert [e[1] for e in trace if e[0] == "string"] == [b"a", b"e", b"b", b"e", b"z"]

@@ -361,3 +361,30 @@ def test_prefixed_packed_prefixes(fmt: str) -> None:
         except struct.error:
             break
     assert parser.prefixes == expected
+
+
+def test_prefixed_moves_changes_with_every_change_of_the_head() -> None:
+    """``moves`` tells a caller that parses the head itself that the parser moved."""
+    parser = PrefixedStringParser("!B")
+    seen = [parser.moves]
+
+    def moved() -> bool:
+        seen.append(parser.moves)
+        return seen[-1] != seen[-2]
+
+    parser.append(b"\x01a\x02")
+    assert moved()
+    assert parser.nextString(10) == b"a"
+    assert moved()
+    assert parser.nextString(10) is None
+    assert not moved()
+    parser.append(b"")
+    assert moved()
+    parser.append(b"bc")
+    assert moved()
+    assert parser.nextString(10) == b"bc"  # joins the head and the later data
+    assert moved()
+    parser.replace(b"\x00")
+    assert moved()
+    assert parser.peek() == b"\x00" and parser.bufferedSize() == 1
+    assert not moved()

@@ -65,17 +65,25 @@ class _ByteQueue:
     Later data is collected in a ``bytearray`` and joined to the head only
     when a parser needs more contiguous bytes than the head holds and enough
     have arrived, so every byte is copied a bounded number of times.
+
+    Attributes:
+        moves: changes whenever the methods change the head or the offset
+            into it, so that a caller that consumes the head itself (by
+            setting ``_pos``) can tell, after running user code, whether
+            the buffer is still where it left it.
     """
 
-    __slots__ = ("_buf", "_more", "_pos")
+    __slots__ = ("_buf", "_more", "_pos", "moves")
 
     def __init__(self) -> None:
         self._buf = b""
         self._pos = 0
         self._more = bytearray()
+        self.moves = 0
 
     def append(self, data: bytes) -> None:
         """Buffer ``data``."""
+        self.moves += 1
         if self._more:
             self._more += data
         elif self._pos >= len(self._buf):
@@ -96,6 +104,7 @@ class _ByteQueue:
 
     def replace(self, data: bytes) -> None:
         """Throw away the unconsumed bytes and buffer ``data`` instead."""
+        self.moves += 1
         self._buf = bytes(data)
         self._pos = 0
         self._more = bytearray()
@@ -111,6 +120,7 @@ class _ByteQueue:
         self._buf = b"".join((memoryview(self._buf)[self._pos :], more))
         self._pos = 0
         self._more = bytearray()
+        self.moves += 1
         return True
 
 
@@ -200,6 +210,7 @@ class PrefixedStringParser(_ByteQueue):
             start = prefixLength
             end = start + length
         self._pos = end
+        self.moves += 1
         return buf[start:end]
 
     def discardAfterPrefix(self, maxLength: int) -> None:
@@ -301,6 +312,7 @@ class NetstringParser(_ByteQueue):
                 leftover=end + 1 < len(buf) or bool(self._more),
             )
         self._pos = end + 1
+        self.moves += 1
         self._length = -1
         return buf[pos:end]
 
@@ -333,6 +345,7 @@ class NetstringParser(_ByteQueue):
         if colon < 0:
             return -1
         self._pos = colon + 1
+        self.moves += 1
         self._length = length = int(spec)
         return length
 

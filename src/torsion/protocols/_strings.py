@@ -176,10 +176,11 @@ class IntNStringReceiver(protocol.Protocol, _PauseableMixin):
             # Fast path: strings complete in the parser's contiguous head,
             # one after the other.  A callback that pauses, assigns recvd or
             # parses data itself (a nested dataReceived) moves the parser
-            # away from where this loop left it, which ends the loop; the
-            # parser's own nextString() handles every other case.
+            # (parser.moves changes), which ends the loop; the parser's own
+            # nextString() handles every other case.
             buf = parser._buf
             pos = parser._pos
+            moves = parser.moves
             size = len(buf)
             start = pos + prefixLength
             while start <= size:
@@ -189,7 +190,7 @@ class IntNStringReceiver(protocol.Protocol, _PauseableMixin):
                     break
                 parser._pos = pos
                 self.stringReceived(buf[start:pos])
-                if self.paused or parser._pos != pos or parser._buf is not buf:
+                if self.paused or parser.moves != moves:
                     break
                 start = pos + prefixLength
             if self.paused:
