@@ -311,7 +311,10 @@ class Deferred(Awaitable[_T], Generic[_T]):
                     item = callbacks.pop(0)
                     result = current.result
                     callback, args, kw = item[1] if isinstance(result, Failure) else item[0]
-                    if callback is passthru:
+                    if callback is passthru and type(result) not in _DEFERRED_TYPES:
+                        # (A Deferred result here means unpause() was called
+                        # on a Deferred waiting on another: it waits again,
+                        # as in Twisted, through the general path below.)
                         continue
                     if callback is _CONTINUE:
                         # ``current`` finished and a Deferred (args[0]) waits

@@ -241,3 +241,8 @@ def _currentTask() -> asyncio.Task[Any] | None:
         return asyncio.current_task()
     except RuntimeError:
         return None
+
+
+# Both are public as torsion.internet.tcp.Server/Client (as in Twisted), and
+# their reprs, which programs print, name that module.
+Server.__module__ = Client.__module__ = "torsion.internet.tcp"
