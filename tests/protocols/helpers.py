@@ -39,3 +39,23 @@ def feedInPackets(proto: Any, data: bytes, size: int) -> None:
     """Deliver ``data`` to ``proto`` in packets of ``size`` bytes (and a last, shorter one)."""
     for i in range(len(data) // size + 1):
         proto.dataReceived(data[i * size : (i + 1) * size])
+
+
+def traceOnTwistedTransport(proto: Any, chunks: list[bytes]) -> list[tuple[Any, ...]]:
+    """Feed ``chunks`` to a recording receiver (with a ``trace`` list) on
+    Twisted's StringTransport, recording what each call returned, what was
+    written and whether it closed, and resuming it whenever a callback paused it.
+    """
+    from twisted.internet.testing import StringTransport as TwistedStringTransport
+
+    transport = TwistedStringTransport()
+    proto.makeConnection(transport)
+    for chunk in chunks:
+        proto.trace.append(("returned", proto.dataReceived(chunk)))
+        proto.trace.append(("state", transport.disconnecting, transport.value()))
+        transport.clear()
+        if proto.paused:
+            proto.resumeProducing()
+            proto.trace.append(("resumed", transport.value()))
+            transport.clear()
+    return proto.trace  # type: ignore[no-any-return]

@@ -17,6 +17,7 @@ import pytest
 from twisted.internet.testing import StringTransport as TwistedStringTransport
 from twisted.protocols import basic as twistedBasic
 
+from tests.protocols.helpers import traceOnTwistedTransport
 from torsion.protocols import basic as torsionBasic
 
 Trace = list[tuple[Any, ...]]
@@ -50,18 +51,7 @@ def frame(*strings: bytes, fmt: str = "!I") -> bytes:
 
 
 def run(module: Any, actions: dict[bytes, Action], chunks: list[bytes]) -> Trace:
-    proto = receiverClass(module, actions)()
-    transport = TwistedStringTransport()
-    proto.makeConnection(transport)
-    for chunk in chunks:
-        proto.trace.append(("returned", proto.dataReceived(chunk)))
-        proto.trace.append(("state", transport.disconnecting, transport.value()))
-        transport.clear()
-        if proto.paused:
-            proto.resumeProducing()
-            proto.trace.append(("resumed", transport.value()))
-            transport.clear()
-    return proto.trace  # type: ignore[no-any-return]
+    return traceOnTwistedTransport(receiverClass(module, actions)(), chunks)
 
 
 def same(actions: dict[bytes, Action], *chunks: bytes) -> Trace:
