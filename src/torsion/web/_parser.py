@@ -103,14 +103,12 @@ class _Base:
         key = name.lower()
         raw = self._raw
         values = raw.get(key)
+        if key in _FRAMING:
+            self._framingHeader(key, value, values is not None)
         if values is None:
             raw[key] = [value]
-            if key in _FRAMING:
-                self._framingHeader(key, value, False)
         else:
             values.append(value)
-            if key in _FRAMING:
-                self._framingHeader(key, value, True)
 
     def _framingHeader(self, key: bytes, value: bytes, repeated: bool) -> None:
         if self._headDone:
