@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from torsion.internet import protocol
+from torsion.internet.base import secondsFunction
 from torsion.python import log
 from torsion.python.failure import Failure
 from torsion.web._headers import Headers
@@ -123,8 +124,7 @@ class HTTPChannel(protocol.Protocol):
             if clock is None:
                 from torsion.internet import reactor as clock
             self._clock = clock
-        fast = getattr(clock, "_timeFunction", None)
-        self._seconds = fast() if fast is not None else clock.seconds
+        self._seconds = secondsFunction(clock)
         self._lastActivity = self._seconds()
         self.transport.registerProducer(self, True)
         self._scheduleTimer()

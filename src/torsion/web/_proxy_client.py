@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from torsion.internet import error, protocol
+from torsion.internet.base import secondsFunction
 from torsion.python import log
 from torsion.python.failure import Failure
 from torsion.web._parser import HTTPParseError, ResponseParser
@@ -431,8 +432,7 @@ class ConnectionPool:
         self, reactor: Any, timeout: float = 30.0, maxIdle: int = 256, idleTimeout: float = 30.0
     ) -> None:
         self.reactor = self.clock = reactor
-        fast = getattr(reactor, "_timeFunction", None)
-        self._seconds = fast() if fast is not None else reactor.seconds
+        self._seconds = secondsFunction(reactor)
         self.timeout = timeout
         self.maxIdle = maxIdle
         self.idleTimeout = idleTimeout
