@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import os
 import signal
+import statistics
 import struct
 import subprocess
 import sys
@@ -337,7 +338,8 @@ def main(argv: list[str] | None = None) -> None:
         "--repeat",
         type=int,
         default=1,
-        help="measure each row N times (interleaved), keep the best",
+        help="rounds: every server measured once per round; medians are reported,"
+        " and each ratio as the median [range] of its per-round ratios",
     )
     parser.add_argument("--no-pin", dest="pin", action="store_false", help="do not pin CPUs")
     parser.add_argument("--serve", choices=SERVERS, help=argparse.SUPPRESS)
@@ -352,36 +354,51 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"{args.lines} lines/strings per packet, {args.connections} connections x "
         f"{args.depth} packets in flight, {args.duration:g} s per row"
-        + (f", best of {args.repeat}" if args.repeat > 1 else "")
+        + (f", median of {args.repeat} rounds" if args.repeat > 1 else "")
         + (f"; server on CPU {cpus[0]}, load generator on CPU {cpus[1]}" if pinned else "")
     )
     print(f"  {'':6} {'server':8} {'packets/s':>10} {'items/s':>10} {'packets/CPU-s':>14}")
     for workload in args.workload or WORKLOADS:
-        rates: dict[str, float] = {}
-        perCpu: dict[str, float] = {}
-        for round in range(args.repeat):
+        # rounds[kind] = [(packets/s, packets/CPU-s), ...], one per round; the
+        # servers run one after the other within a round, so a ratio taken
+        # inside one round compares runs that were seconds apart.
+        rounds: dict[str, list[tuple[float, float]]] = {}
+        for _ in range(args.repeat):
             for kind in args.server or SERVERS:
-                rate, cpuRate = measure(kind, workload, args, cpus)
-                rates[kind] = max(rate, rates.get(kind, 0.0))
-                perCpu[kind] = max(cpuRate, perCpu.get(kind, 0.0))
-                if round == args.repeat - 1:
-                    print(
-                        f"  {workload:6} {kind:8} {rates[kind]:10.0f} "
-                        f"{rates[kind] * args.lines:10.0f} {perCpu[kind]:14.0f}",
-                        flush=True,
-                    )
-        ratios = []
-        for other in ("twisted", "raw"):
-            if "torsion" in rates and other in rates:
-                ratios.append(
-                    f"torsion/{other} = {rates['torsion'] / rates[other]:.2f}x "
-                    f"(per CPU-s {perCpu['torsion'] / perCpu[other]:.2f}x)"
-                )
-        servers = [k for k in rates if k != "ceiling"]
-        if "ceiling" in rates and servers:
-            best = max(rates[k] for k in servers)
-            ratios.append(f"load generator ceiling = {rates['ceiling'] / best:.1f}x the fastest")
-        print(f"  {workload}: " + "; ".join(ratios), flush=True)
+                rounds.setdefault(kind, []).append(measure(kind, workload, args, cpus))
+        for kind, values in rounds.items():
+            rate = statistics.median(v[0] for v in values)
+            perCpu = statistics.median(v[1] for v in values)
+            print(
+                f"  {workload:6} {kind:8} {rate:10.0f} {rate * args.lines:10.0f} {perCpu:14.0f}",
+                flush=True,
+            )
+        print(f"  {workload}: " + "; ".join(summarize(rounds)), flush=True)
+
+
+def summarize(rounds: dict[str, list[tuple[float, float]]]) -> list[str]:
+    """The ratio lines: per-round ratios, their median and range."""
+    parts = []
+    for other in ("twisted", "raw"):
+        if "torsion" in rounds and other in rounds:
+            pairs = list(zip(rounds["torsion"], rounds[other], strict=True))
+            parts.append(
+                f"torsion/{other} = {_spread([t[0] / o[0] for t, o in pairs])} "
+                f"(per CPU-s {_spread([t[1] / o[1] for t, o in pairs])})"
+            )
+    servers = [k for k in rounds if k != "ceiling"]
+    if "ceiling" in rounds and servers:
+        best = max(statistics.median(v[0] for v in rounds[k]) for k in servers)
+        ceiling = statistics.median(v[0] for v in rounds["ceiling"])
+        parts.append(f"load generator ceiling = {ceiling / best:.1f}x the fastest")
+    return parts
+
+
+def _spread(values: list[float]) -> str:
+    text = f"{statistics.median(values):.2f}x"
+    if len(values) > 1:
+        text += f" [{min(values):.2f}-{max(values):.2f}]"
+    return text
 
 
 if __name__ == "__main__":

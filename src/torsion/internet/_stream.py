@@ -80,9 +80,16 @@ class Connection(FlowControl, SocketInfo, asyncio.BaseProtocol):
         self._pending: list[bytes] = []
         self._pendingBytes = 0
         self._flushed = False
-        # True while this connection is in the reactor's dirty list for the
-        # current dispatch and writable: write() then only appends.
-        self._coalescing = False
+        # ``_pending`` itself while this connection collects the writes of
+        # the current dispatch (and is writable), else None: write() then
+        # only appends.  LineReceiver.sendLine and IntNStringReceiver's
+        # sendString append to it directly (one call less per message), but
+        # only when
+        # ``_writeSinkOwner`` is the transport they hold: not through a
+        # wrapper that forwards attributes, nor when a subclass has its
+        # own ``write``.
+        self._writeSink: list[bytes] | None = None
+        self._writeSinkOwner = self if type(self).write is Connection.write else None
         # Read by protocols once per message (LineReceiver checks
         # ``transport.disconnecting`` after every line): instance attributes
         # are cheaper to read than class attributes on CPython 3.11.
@@ -118,8 +125,8 @@ class Connection(FlowControl, SocketInfo, asyncio.BaseProtocol):
 
     def data_received(self, data: bytes) -> None:
         # The hot path.  While the protocol runs, ``reactor._dispatching`` is
-        # this connection and ``_coalescing`` is set, so every write of its
-        # own only appends to ``_pending`` (see ``write``); they are handed
+        # this connection and ``_writeSink`` is ``_pending``, so every write of
+        # its own only appends to it (see ``write``); they are handed
         # to the loop right here, as one write, when the protocol returns.
         # Writes to other transports go through the reactor's dirty list as
         # in any dispatch.
@@ -131,14 +138,15 @@ class Connection(FlowControl, SocketInfo, asyncio.BaseProtocol):
                 self._protocolError()
             return
         reactor._dispatching = self
-        self._coalescing = self._writable
+        if self._writable:
+            self._writeSink = self._pending
         try:
             self.protocol.dataReceived(data)
         except Exception:
             self._protocolError()
         finally:
             reactor._dispatching = False
-        self._coalescing = False
+        self._writeSink = None
         pending = self._pending
         if pending:
             data = pending[0] if len(pending) == 1 else b"".join(pending)
@@ -199,7 +207,7 @@ class Connection(FlowControl, SocketInfo, asyncio.BaseProtocol):
         self.connected = 0
         self.disconnected = 1
         self._pending = []
-        self._coalescing = False
+        self._writeSink = None
         self.reactor._connections.discard(self)
         dispatch = self.reactor._dispatch
         producer = self.producer
@@ -232,7 +240,7 @@ class Connection(FlowControl, SocketInfo, asyncio.BaseProtocol):
         self._reason = reason
         self._writable = False
         self._pending = []
-        self._coalescing = False
+        self._writeSink = None
         if self._t is not None:
             self._t.abort()
 
@@ -254,18 +262,20 @@ class Connection(FlowControl, SocketInfo, asyncio.BaseProtocol):
             TypeError: if ``data`` is not bytes.  Data written after the
                 connection closed is silently dropped.
         """
-        if self._coalescing and type(data) is bytes:
-            # Hot path: already collecting this dispatch's writes.
-            pending = self._pending
-            pending.append(data)
-            if len(pending) > FLUSH_COUNT:
-                self._flush()
+        sink = self._writeSink
+        if sink is not None and type(data) is bytes and len(sink) < FLUSH_COUNT:
+            # Hot path: collecting this dispatch's writes, with room left.
+            sink.append(data)
             return
         if not isinstance(data, bytes):
             raise TypeError("Data must be bytes")
         if not self._writable or not data:
             return
-        if self.reactor._dispatching:
+        if sink is not None:
+            # FLUSH_COUNT writes in one dispatch: hand them over now.
+            sink.append(data)
+            self._flush()
+        elif self.reactor._dispatching:
             pending = self._pending
             if not pending and self.reactor._dispatching is not self:
                 # Not inside our own data_received (which flushes us itself).
@@ -275,7 +285,7 @@ class Connection(FlowControl, SocketInfo, asyncio.BaseProtocol):
                 if len(pending) > FLUSH_COUNT:
                     self._flush()
                 else:
-                    self._coalescing = True
+                    self._writeSink = pending
             else:
                 # Paced by a producer: hand over every PRODUCER_FLUSH_BYTES,
                 # so the loop's high-water mark pauses the producer in time
@@ -303,7 +313,7 @@ class Connection(FlowControl, SocketInfo, asyncio.BaseProtocol):
             return
         self._pending = []
         self._pendingBytes = 0
-        self._coalescing = False
+        self._writeSink = None
         if not self._writable:
             return
         self._flushed = True
@@ -362,7 +372,7 @@ class Connection(FlowControl, SocketInfo, asyncio.BaseProtocol):
             self._reason = Failure._withoutTraceback(error.ConnectionAborted())
         self._writable = False
         self._pending = []
-        self._coalescing = False
+        self._writeSink = None
         sock = self._t.get_extra_info("socket") if self._t is not None else None
         if sock is not None:
             try:

@@ -47,7 +47,7 @@ class FlowControl:
     _readPaused: bool
     _pullScheduled: bool
     _flushed: bool
-    _coalescing: bool
+    _writeSink: list[bytes] | None
     _pending: list[bytes]
 
     def _protocolError(self) -> None:
@@ -109,7 +109,7 @@ class FlowControl:
         self.streamingProducer = bool(streaming)
         self._producerPaused = False
         # Later writes take write()'s byte-bounded path (see PRODUCER_FLUSH_BYTES).
-        self._coalescing = False
+        self._writeSink = None
         if not streaming:
             self._schedulePull()
         elif self._writePaused:

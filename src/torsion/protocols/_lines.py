@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from torsion.internet import protocol
+from torsion.internet._streamextras import FLUSH_COUNT
 from torsion.protocols._linebuffer import LineBuffer
 
 __all__ = ["LineOnlyReceiver", "LineReceiver"]
@@ -232,8 +233,23 @@ class LineReceiver(protocol.Protocol, _PauseableMixin):
         raise NotImplementedError
 
     def sendLine(self, line: bytes) -> Any:
-        """Send ``line`` and the delimiter with a single ``write``."""
-        return self.transport.write(line + self.delimiter)
+        """Send ``line`` and the delimiter with a single ``write``.
+
+        Twisted: ``LineReceiver.sendLine``.  When the transport is torsion's
+        own and is collecting the writes of the current dispatch, the bytes
+        join its pending writes directly, exactly as its ``write`` would
+        add them; otherwise this calls ``transport.write``.
+        """
+        data = line + self.delimiter
+        transport = self.transport
+        try:
+            sink = transport._writeSink if transport._writeSinkOwner is transport else None
+        except AttributeError:  # not a torsion transport
+            sink = None
+        if sink is not None and type(data) is bytes and len(sink) < FLUSH_COUNT:
+            sink.append(data)
+            return None
+        return transport.write(data)
 
     def lineLengthExceeded(self, line: bytes) -> Any:
         """Hook: a line is longer than ``MAX_LENGTH``; by default, close.

@@ -10,6 +10,7 @@ import struct
 from typing import Any, cast
 
 from torsion.internet import protocol
+from torsion.internet._streamextras import FLUSH_COUNT
 from torsion.protocols._framing import (
     LengthLimitExceeded,
     NetstringParseError,
@@ -219,7 +220,16 @@ class IntNStringReceiver(protocol.Protocol, _PauseableMixin):
             prefix = self._strings.prefixes[size]  # type: ignore[union-attr]
         except (AttributeError, IndexError):  # no parser yet, or a long string
             prefix = self._packLength(size)
-        self.transport.write(prefix + string)
+        data = prefix + string
+        transport = self.transport
+        try:  # the direct path of LineReceiver.sendLine
+            sink = transport._writeSink if transport._writeSinkOwner is transport else None
+        except AttributeError:
+            sink = None
+        if sink is not None and type(data) is bytes and len(sink) < FLUSH_COUNT:
+            sink.append(data)
+            return
+        transport.write(data)
 
     def _packLength(self, size: int) -> bytes:
         parser = self._parser()

@@ -1,0 +1,188 @@
+"""sendLine / sendString adding to a torsion transport's pending writes directly.
+
+Inside a dispatch, ``LineReceiver.sendLine`` and ``IntNStringReceiver.sendString``
+skip ``transport.write`` when the transport is torsion's own ``Connection``
+(one Python call less per message).  These tests pin down that the shortcut
+is invisible: same bytes, same order, same errors, the same flush bound, and
+never taken through a wrapper or a subclass with its own ``write``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.internet.test_write_coalescing import RecordingTransport
+from torsion.internet._stream import Connection
+from torsion.internet._streamextras import FLUSH_COUNT
+from torsion.internet.asyncioreactor import AsyncioReactor
+from torsion.protocols import basic
+
+
+class Echo(basic.LineReceiver):
+    def lineReceived(self, line: bytes) -> None:
+        self.sendLine(line)
+
+
+class StringEcho(basic.Int32StringReceiver):
+    def stringReceived(self, string: bytes) -> None:
+        self.sendString(string)
+
+
+class ForwardingTransport:
+    """A user's transport wrapper: its own write, everything else forwarded."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.seen: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.seen.append(data)
+        self.inner.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+class CountingConnection(Connection):
+    """A Connection subclass with its own write."""
+
+    def __init__(self, reactor: Any) -> None:
+        super().__init__(reactor)
+        self.calls = 0
+
+    def write(self, data: bytes) -> None:
+        self.calls += 1
+        super().write(data)
+
+
+@pytest.fixture
+def reactor() -> Iterator[AsyncioReactor]:
+    loop = asyncio.new_event_loop()
+    try:
+        yield AsyncioReactor(loop)
+    finally:
+        loop.close()
+
+
+def attach(
+    reactor: AsyncioReactor, proto: Any, cls: type[Connection] = Connection
+) -> tuple[Connection, RecordingTransport]:
+    conn = cls(reactor)
+    t = RecordingTransport()
+    conn._t = t
+    conn._startProtocol(proto)
+    return conn, t
+
+
+def lines(count: int) -> bytes:
+    return b"".join(b"line %d\r\n" % i for i in range(count))
+
+
+def test_lines_answered_in_one_write(reactor: AsyncioReactor) -> None:
+    conn, t = attach(reactor, Echo())
+    conn.data_received(lines(10))
+    assert t.writes == [lines(10)]
+
+
+def test_flush_bound_holds_for_sendline(reactor: AsyncioReactor) -> None:
+    """More lines than FLUSH_COUNT in one packet: handed over early, in order."""
+    total = 2 * FLUSH_COUNT + 7
+    seen: list[int] = []
+
+    class Watching(Echo):
+        def lineReceived(self, line: bytes) -> None:
+            self.sendLine(line)
+            seen.append(len(self.transport._pending))
+
+    conn, t = attach(reactor, Watching())
+    conn.data_received(lines(total))
+    assert max(seen) <= FLUSH_COUNT
+    assert len(t.writes) == 3
+    assert b"".join(t.writes) == lines(total)
+
+
+def test_mixed_sendline_and_write_keep_their_order(reactor: AsyncioReactor) -> None:
+    class Mixed(basic.LineReceiver):
+        def lineReceived(self, line: bytes) -> None:
+            self.transport.write(b"<")
+            self.sendLine(line)
+            self.transport.writeSequence([b">", b"\r\n"])
+
+    conn, t = attach(reactor, Mixed())
+    conn.data_received(b"a\r\nb\r\n")
+    assert t.writes == [b"<a\r\n>\r\n<b\r\n>\r\n"]
+
+
+@pytest.mark.parametrize("line", [bytearray(b"x"), memoryview(b"x"), "x"])
+def test_non_bytes_line_raises_inside_dispatch(reactor: AsyncioReactor, line: Any) -> None:
+    """As Twisted's transport.write: only bytes; the error reaches the caller."""
+    errors: list[type[BaseException]] = []
+
+    class Sender(basic.LineReceiver):
+        def lineReceived(self, _: bytes) -> None:
+            try:
+                self.sendLine(line)
+            except TypeError as e:
+                errors.append(type(e))
+
+    conn, t = attach(reactor, Sender())
+    conn.data_received(b"go\r\n")
+    assert errors == [TypeError] and t.writes == []
+
+
+def test_forwarding_wrapper_write_is_not_bypassed(reactor: AsyncioReactor) -> None:
+    proto = Echo()
+    conn, t = attach(reactor, proto)
+    wrapper = ForwardingTransport(conn)
+    proto.transport = wrapper
+    conn.data_received(b"a\r\nb\r\n")
+    assert wrapper.seen == [b"a\r\n", b"b\r\n"]
+    assert t.writes == [b"a\r\nb\r\n"]
+
+
+def test_forwarding_wrapper_sendstring(reactor: AsyncioReactor) -> None:
+    proto = StringEcho()
+    conn, t = attach(reactor, proto)
+    wrapper = ForwardingTransport(conn)
+    proto.transport = wrapper
+    conn.data_received(b"\x00\x00\x00\x02hi")
+    assert wrapper.seen == [b"\x00\x00\x00\x02hi"]
+    assert t.writes == [b"\x00\x00\x00\x02hi"]
+
+
+def test_subclass_with_its_own_write_sees_every_line(reactor: AsyncioReactor) -> None:
+    conn, t = attach(reactor, Echo(), CountingConnection)
+    conn.data_received(lines(5))
+    assert isinstance(conn, CountingConnection) and conn.calls == 5
+    assert t.writes == [lines(5)]
+
+
+def test_sendline_after_lose_connection_is_dropped(reactor: AsyncioReactor) -> None:
+    class Closer(basic.LineReceiver):
+        def lineReceived(self, line: bytes) -> None:
+            self.sendLine(line)
+            if line == b"bye":
+                self.transport.loseConnection()
+                self.sendLine(b"dropped")
+
+    conn, t = attach(reactor, Closer())
+    conn.data_received(b"hi\r\nbye\r\nlater\r\n")
+    assert t.writes == [b"hi\r\nbye\r\n"] and t.closed
+
+
+def test_sendline_outside_dispatch_goes_straight_through(reactor: AsyncioReactor) -> None:
+    proto = Echo()
+    conn, t = attach(reactor, proto)
+    proto.sendLine(b"now")
+    assert t.writes == [b"now\r\n"]
+
+
+def test_strings_answered_in_one_write(reactor: AsyncioReactor) -> None:
+    conn, t = attach(reactor, StringEcho())
+    data = b"".join(len(s).to_bytes(4, "big") + s for s in (b"a", b"bc", b""))
+    conn.data_received(data)
+    assert t.writes == [data]
