@@ -8,13 +8,14 @@ bodies upstream, no pooling across clients.  Counting its instructions per
 request shows what the event loop and the parser cost by themselves, so the
 rest of torsion's figure is the cost of its own layers.
 
-Run: ``python -m bench.rawproxy`` (prints ``listening on 127.0.0.1:PORT``).
+Run: ``python -m bench.rawproxy [PORT]`` (prints ``listening on 127.0.0.1:PORT``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 from typing import Any
 
 import httptools
@@ -129,8 +130,9 @@ class Client(asyncio.Protocol):
 def main() -> None:
     import uvloop
 
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
     loop = uvloop.new_event_loop()
-    server = loop.run_until_complete(loop.create_server(Client, "127.0.0.1", 0))
+    server = loop.run_until_complete(loop.create_server(Client, "127.0.0.1", port))
     print(f"listening on 127.0.0.1:{server.sockets[0].getsockname()[1]}", flush=True)
     loop.add_signal_handler(signal.SIGTERM, loop.stop)
     loop.run_forever()

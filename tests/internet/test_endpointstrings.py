@@ -320,5 +320,5 @@ def test_tls_prefixes_are_registered() -> None:
     assert type(client).__name__ == "SSL4ClientEndpoint"
     client = clientFromString(MemoryReactor(), "ssl:host=example.com:port=443")
     assert type(client).__name__ == "SSL4ClientEndpoint"
-    with pytest.raises(ValueError, match="unexpected keyword argument 'nonsense'"):
+    with pytest.raises(ValueError, match="unknown argument 'nonsense' for 'tls'"):
         clientFromString(MemoryReactor(), "tls:example.com:443:nonsense=1")

@@ -110,10 +110,20 @@ def test_builder_argument_errors(reactor: Any, tmp_path: Any) -> None:
     """Bad or missing arguments raise ValueError naming the problem."""
     with pytest.raises(ValueError, match="cannot read private key"):
         parseServerSSL(reactor, "443", privateKey=str(tmp_path / "missing.pem"))
-    with pytest.raises(ValueError, match="invalid port"):
+    with pytest.raises(ValueError, match="port must be a number from 0 to 65535, not 'http'"):
         parseServerSSL(reactor, "http", privateKey=leaf().keyFile, certKey=leaf().certFile)
-    with pytest.raises(ValueError, match="need a host and a port"):
+    with pytest.raises(ValueError, match="'ssl' needs the argument 'port'"):
         parseClientSSL(reactor, "example.com")
+    with pytest.raises(ValueError, match="'tls' needs the argument 'port'"):
+        parseClientTLS(reactor, "example.com")
+    with pytest.raises(ValueError, match="unknown argument 'trustRoots' for 'ssl'"):
+        parseClientSSL(reactor, "example.com", "443", trustRoots="/")
+    with pytest.raises(ValueError, match="unknown argument 'caCertsDir' for 'tls'"):
+        parseClientTLS(reactor, "example.com", "443", caCertsDir="/")
+    with pytest.raises(ValueError, match="timeout must be a number of seconds"):
+        parseClientTLS(reactor, "example.com", "443", "soon")
+    with pytest.raises(ValueError, match="backlog must be a whole number"):
+        parseServerSSL(reactor, "443", privateKey=leaf().keyFile, backlog="-1")
     with pytest.raises(ValueError, match="no certificates"):
         parseClientTLS(reactor, "example.com", "443", trustRoots=str(tmp_path))
     with pytest.raises(ValueError, match="invalid key or certificate"):
@@ -176,3 +186,12 @@ def test_no_protocol(reactor: Any, caDir: str) -> None:
     with pytest.raises(error.NoProtocol):
         runUntil(reactor, endpoint.connect(Refuse()))
     runUntil(reactor, port.stopListening())
+
+
+def test_public_names_in_endpoints() -> None:
+    """As in Twisted, the TLS endpoints are importable from the endpoints module."""
+    from torsion.internet import endpoints
+
+    assert endpoints.SSL4ServerEndpoint is SSL4ServerEndpoint
+    assert endpoints.SSL4ClientEndpoint is SSL4ClientEndpoint
+    assert endpoints.wrapClientTLS is wrapClientTLS

@@ -197,15 +197,22 @@ def _unixServer(reactor: Any, *args: str, **kwargs: str) -> UNIXServerEndpoint:
     )
 
 
-def _tcpClientArguments(prefix: str, args: Sequence[str], kwargs: Mapping[str, str]) -> Any:
-    # As Twisted: 'tcp:HOST:PORT', 'tcp:host=H:PORT', 'tcp:HOST:port=P'.
+def tcpClientArguments(
+    prefix: str, args: Sequence[str], kwargs: Mapping[str, str], extraKeywords: Sequence[str] = ()
+) -> tuple[str, int, int | float, tuple[str, int] | None]:
+    """Host, port, timeout and bind address of a ``tcp:``-like client string.
+
+    As Twisted: ``HOST:PORT``, ``host=H:PORT`` or ``HOST:port=P``, plus
+    ``timeout`` and ``bindAddress`` keywords and the ``extraKeywords`` of
+    the endpoint type (``ssl:``), which are checked here but not returned.
+    """
     positional = ("port",) if len(args) == 1 and "host" in kwargs else ("host", "port")
     a = bindArguments(
         prefix,
         args,
         kwargs,
         positional,
-        keywords=("host", "port", "timeout", "bindAddress"),
+        keywords=("host", "port", "timeout", "bindAddress", *extraKeywords),
         required=("host", "port"),
     )
     bindAddress = a.get("bindAddress")
@@ -218,12 +225,12 @@ def _tcpClientArguments(prefix: str, args: Sequence[str], kwargs: Mapping[str, s
 
 
 def _tcpClient(reactor: Any, *args: str, **kwargs: str) -> TCP4ClientEndpoint:
-    host, port, timeout, bindAddress = _tcpClientArguments("tcp", args, kwargs)
+    host, port, timeout, bindAddress = tcpClientArguments("tcp", args, kwargs)
     return TCP4ClientEndpoint(reactor, host, port, timeout=timeout, bindAddress=bindAddress)
 
 
 def _tcp6Client(reactor: Any, *args: str, **kwargs: str) -> TCP6ClientEndpoint:
-    host, port, timeout, bindAddress = _tcpClientArguments("tcp6", args, kwargs)
+    host, port, timeout, bindAddress = tcpClientArguments("tcp6", args, kwargs)
     return TCP6ClientEndpoint(reactor, host, port, timeout=timeout, bindAddress=bindAddress)
 
 

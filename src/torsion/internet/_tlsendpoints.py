@@ -21,6 +21,14 @@ from typing import Any
 
 from torsion.internet import error
 from torsion.internet._defer import Deferred, execute
+from torsion.internet._endpointstrings import (
+    bindArguments,
+    nonNegativeInt,
+    portNumber,
+    seconds,
+    tcpClientArguments,
+    text,
+)
 from torsion.internet._streamendpoints import connectWith
 from torsion.internet._tls import startTLS
 from torsion.internet.ssl import (
@@ -240,46 +248,43 @@ def _certificatesIn(directory: str) -> list[Certificate]:
     return certs
 
 
-def _port(value: Any) -> int:
-    try:
-        port = int(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"invalid port {value!r}") from None
-    if not 0 <= port <= 65535:
-        raise ValueError(f"invalid port {value!r}")
-    return port
+_SERVER_ARGUMENTS = (
+    "port",
+    "privateKey",
+    "certKey",
+    "sslmethod",
+    "interface",
+    "backlog",
+    "extraCertChain",
+    "dhParameters",
+)
 
 
-def _bindAddress(value: str | None) -> tuple[str, int] | None:
-    return None if value is None else (value, 0)
-
-
-def parseServerSSL(
-    reactor: Any,
-    port: str,
-    privateKey: str = "server.pem",
-    certKey: str | None = None,
-    sslmethod: str | None = None,
-    interface: str = "",
-    backlog: str | int = 50,
-    extraCertChain: str | None = None,
-    dhParameters: str | None = None,
-) -> SSL4ServerEndpoint:
+def parseServerSSL(reactor: Any, *args: str, **kwargs: str) -> SSL4ServerEndpoint:
     """Build the endpoint of ``ssl:PORT:privateKey=KEY:certKey=CERT[:...]``.
 
-    Twisted: the ``ssl`` server string.  ``certKey`` defaults to
+    Twisted: the ``ssl`` server string; its arguments, in order, may also be
+    given by position: ``port``, ``privateKey`` (default ``server.pem``),
+    ``certKey``, ``sslmethod``, ``interface``, ``backlog``,
+    ``extraCertChain``, ``dhParameters``.  ``certKey`` defaults to
     ``privateKey`` (one PEM file holding both); ``extraCertChain`` names a
     PEM file of intermediate certificates.  ``sslmethod`` and
     ``dhParameters`` are accepted and ignored (TLS 1.2+ with ECDHE).
 
     Raises:
-        ValueError: for a bad port or unreadable/invalid certificate files.
+        ValueError: for a bad or unknown argument, or unreadable or invalid
+            certificate files.
     """
+    a = bindArguments("ssl", args, kwargs, _SERVER_ARGUMENTS, required=("port",))
+    port = portNumber(a["port"])
+    backlog = nonNegativeInt(a.get("backlog", "50"), "backlog")
+    interface = text(a.get("interface", ""), "interface", allowEmpty=True)
+    privateKey = text(a.get("privateKey", "server.pem"), "privateKey")
     keyPEM = _readFile(privateKey, "private key")
-    certPEM = _readFile(certKey or privateKey, "certificate")
+    certPEM = _readFile(a.get("certKey") or privateKey, "certificate")
     chain = None
-    if extraCertChain is not None:
-        blocks, _ = _pemBlocks(_readFile(extraCertChain, "certificate chain"))
+    if "extraCertChain" in a:
+        blocks, _ = _pemBlocks(_readFile(a["extraCertChain"], "certificate chain"))
         chain = [Certificate(block) for block in blocks]
     options = CertificateOptions(
         privateKey=PrivateCertificate(certPEM, keyPEM),
@@ -290,7 +295,7 @@ def parseServerSSL(
         options._serverContext()
     except Exception as e:
         raise ValueError(f"invalid key or certificate: {e}") from None
-    return SSL4ServerEndpoint(reactor, _port(port), options, int(backlog), interface)
+    return SSL4ServerEndpoint(reactor, port, options, backlog, interface)
 
 
 def _clientOptions(
@@ -310,79 +315,65 @@ def _clientOptions(
     return optionsForClientTLS(hostname, trustRoot, clientCertificate)
 
 
-def parseClientSSL(
-    reactor: Any,
-    *args: str,
-    host: str | None = None,
-    port: str | None = None,
-    timeout: str | float = 30,
-    bindAddress: str | None = None,
-    certKey: str | None = None,
-    privateKey: str | None = None,
-    caCertsDir: str | None = None,
-    hostname: str | None = None,
-) -> SSL4ClientEndpoint:
+def parseClientSSL(reactor: Any, *args: str, **kwargs: str) -> SSL4ClientEndpoint:
     """Build the endpoint of ``ssl:HOST:PORT`` / ``ssl:host=H:port=P[:...]``.
 
-    Twisted: the ``ssl`` client string.  The server's certificate is
-    checked against ``caCertsDir`` (the ``*.pem`` files there) or the
-    platform's CAs, and its name against ``hostname`` (default ``host``).
+    Twisted: the ``ssl`` client string; host and port as for ``tcp:``, and
+    the keywords ``timeout``, ``bindAddress``, ``certKey``, ``privateKey``,
+    ``caCertsDir`` and ``hostname``.  The server's certificate is checked
+    against ``caCertsDir`` (the ``*.pem`` files there) or the platform's
+    CAs, and its name against ``hostname`` (default ``host``).
     ``certKey``/``privateKey`` name a client certificate to present.
 
     Raises:
-        ValueError: for missing or bad arguments.
+        ValueError: for missing, unknown or bad arguments.
     """
-    positional = list(args)
-    if host is None and positional:
-        host = positional.pop(0)
-    if port is None and positional:
-        port = positional.pop(0)
-    if positional:
-        raise ValueError(f"unexpected arguments {positional!r}")
-    if not host or port is None:
-        raise ValueError("ssl: client endpoints need a host and a port")
-    options = _clientOptions(hostname or host, caCertsDir, certKey, privateKey)
-    return SSL4ClientEndpoint(
-        reactor, host, _port(port), options, float(timeout), _bindAddress(bindAddress)
+    host, port, timeout, bindAddress = tcpClientArguments(
+        "ssl", args, kwargs, ("certKey", "privateKey", "caCertsDir", "hostname")
     )
+    options = _clientOptions(
+        text(kwargs.get("hostname", host), "hostname"),
+        kwargs.get("caCertsDir"),
+        kwargs.get("certKey"),
+        kwargs.get("privateKey"),
+    )
+    return SSL4ClientEndpoint(reactor, host, port, options, timeout, bindAddress)
 
 
-def parseClientTLS(
-    reactor: Any,
-    *args: str,
-    host: str | None = None,
-    port: str | None = None,
-    timeout: str | float = 30,
-    bindAddress: str | None = None,
-    certificate: str | None = None,
-    privateKey: str | None = None,
-    trustRoots: str | None = None,
-) -> SSL4ClientEndpoint:
+def parseClientTLS(reactor: Any, *args: str, **kwargs: str) -> SSL4ClientEndpoint:
     """Build the endpoint of ``tls:HOST:PORT[:timeout=..][:trustRoots=DIR][:...]``.
 
-    Twisted: the ``tls`` client string (its plugin wraps a
-    ``HostnameEndpoint``; here the TLS connection goes to the first IPv4
-    address of ``host``).  ``trustRoots`` is a directory of ``*.pem`` CA
-    files (default: the platform's CAs); ``certificate``/``privateKey``
+    Twisted: the ``tls`` client string; its arguments, in order, may also be
+    given by position: ``host``, ``port``, ``timeout``, ``bindAddress``,
+    ``certificate``, ``privateKey``, ``trustRoots``.  (Twisted's plugin
+    wraps a ``HostnameEndpoint``; here the TLS connection goes to the first
+    IPv4 address of ``host``.)  ``trustRoots`` is a directory of ``*.pem``
+    CA files (default: the platform's CAs); ``certificate``/``privateKey``
     name a client certificate.  The host name is always verified.
 
     Raises:
-        ValueError: for missing or bad arguments.
+        ValueError: for missing, unknown or bad arguments.
     """
-    positional = list(args)
-    if host is None and positional:
-        host = positional.pop(0)
-    if port is None and positional:
-        port = positional.pop(0)
-    if timeout == 30 and positional:
-        timeout = positional.pop(0)
-    if bindAddress is None and positional:
-        bindAddress = positional.pop(0)
-    if positional:
-        raise ValueError(f"unexpected arguments {positional!r}")
-    if not host or port is None:
-        raise ValueError("tls: endpoints need a host and a port")
-    options = _clientOptions(host, trustRoots, certificate, privateKey)
+    a = bindArguments("tls", args, kwargs, _TLS_CLIENT_ARGUMENTS, required=("host", "port"))
+    host = text(a["host"], "host")
+    bindAddress = a.get("bindAddress")
+    options = _clientOptions(host, a.get("trustRoots"), a.get("certificate"), a.get("privateKey"))
     return SSL4ClientEndpoint(
-        reactor, host, _port(port), options, float(timeout), _bindAddress(bindAddress)
+        reactor,
+        host,
+        portNumber(a["port"]),
+        options,
+        seconds(a.get("timeout", "30")),
+        None if bindAddress is None else (text(bindAddress, "bindAddress"), 0),
     )
+
+
+_TLS_CLIENT_ARGUMENTS = (
+    "host",
+    "port",
+    "timeout",
+    "bindAddress",
+    "certificate",
+    "privateKey",
+    "trustRoots",
+)

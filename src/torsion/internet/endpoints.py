@@ -28,9 +28,16 @@ from torsion.internet._streamendpoints import (
     UNIXServerEndpoint,
     connectProtocol,
 )
+from torsion.internet._tlsendpoints import (
+    SSL4ClientEndpoint,
+    SSL4ServerEndpoint,
+    wrapClientTLS,
+)
 
 __all__ = [
     "HostnameEndpoint",
+    "SSL4ClientEndpoint",
+    "SSL4ServerEndpoint",
     "TCP4ClientEndpoint",
     "TCP4ServerEndpoint",
     "TCP6ClientEndpoint",
@@ -43,4 +50,5 @@ __all__ = [
     "registerClientParser",
     "registerServerParser",
     "serverFromString",
+    "wrapClientTLS",
 ]
