@@ -122,11 +122,39 @@ class Env:
             p.stopListening()
         for server in self.extra:
             server.close()
-        loop = self.reactor.loop
-        for _ in range(20):
-            loop.run_until_complete(asyncio.sleep(0.005))
-            if not self.reactor._connections:
-                break
+        waitUntilClosed(self.reactor)
+
+
+class _WatchedConnections(set[Any]):
+    """The reactor's set of open connections, firing ``empty`` when it empties."""
+
+    def __init__(self, connections: set[Any], empty: Deferred[None]) -> None:
+        super().__init__(connections)
+        self.empty = empty
+
+    def discard(self, conn: Any) -> None:
+        super().discard(conn)
+        if not self and not self.empty.called:
+            self.empty.callback(None)
+
+
+def waitUntilClosed(reactor: Any, timeout: float = 5.0) -> None:
+    """Run the loop until every connection of ``reactor`` has closed.
+
+    Fails, naming the connections still open, after ``timeout`` seconds: a
+    test that leaves one open (a leak) is caught here, not by a later test.
+    """
+    if not reactor._connections:
+        return
+    empty: Deferred[None] = Deferred()
+    reactor._connections = watched = _WatchedConnections(reactor._connections, empty)
+    try:
+        runUntil(reactor, empty, timeout)
+    except TimeoutError:
+        left = sorted(repr(c) for c in watched)
+        raise AssertionError(f"connections still open after {timeout} s: {left}") from None
+    finally:
+        reactor._connections = set(watched)
 
 
 class RawClient(protocol.Protocol):
