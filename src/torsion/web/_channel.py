@@ -20,6 +20,7 @@ from torsion.internet import protocol
 from torsion.internet.base import secondsFunction
 from torsion.python import log
 from torsion.python.failure import Failure
+from torsion.web._channelflow import _ERROR, _PIPELINE, _UPGRADE, ChannelFlow
 from torsion.web._headers import Headers
 from torsion.web._parser import HTTPParseError, RequestParser
 from torsion.web._request import Request
@@ -27,12 +28,6 @@ from torsion.web._responses import RESPONSES
 
 __all__ = ["HTTPChannel"]
 
-# Reasons for not reading from the client (bit flags).
-_PIPELINE = 1
-_CONSUMER = 2
-_BODY = 4
-_ERROR = 8
-_UPGRADE = 16
 
 _HTTP11 = b"HTTP/1.1"
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -53,7 +48,7 @@ def _errorResponse(status: int) -> bytes:
     )
 
 
-class HTTPChannel(protocol.Protocol):
+class HTTPChannel(ChannelFlow, protocol.Protocol):
     """An HTTP/1.0 and 1.1 server connection (keep-alive, pipelining, chunked).
 
     Twisted: ``twisted.web.http.HTTPChannel``.
@@ -394,72 +389,6 @@ class HTTPChannel(protocol.Protocol):
         self._readFlags = 0
         self.transport.resumeProducing()
         return data
-
-    # -- flow control ------------------------------------------------------------------
-
-    def _pauseReading(self, flag: int) -> None:
-        if not self._readFlags:
-            self.transport.pauseProducing()
-        self._readFlags |= flag
-
-    def _resumeReading(self, flag: int) -> None:
-        if self._readFlags & flag:
-            self._readFlags &= ~flag
-            if not self._readFlags and not self._closing:
-                self.transport.resumeProducing()
-
-    def pauseProducing(self) -> None:
-        """The client stopped reading: stop reading it and pause the response's producer."""
-        self._pauseReading(_CONSUMER)
-        producer = self._reqProducer
-        if producer is not None and self._reqStreaming:
-            producer.pauseProducing()
-
-    def resumeProducing(self) -> None:
-        self._resumeReading(_CONSUMER)
-        producer = self._reqProducer
-        if producer is not None:
-            if self._reqStreaming:
-                producer.resumeProducing()
-            else:
-                self._schedulePull()
-
-    def stopProducing(self) -> None:
-        """The transport is going away; ``connectionLost`` follows."""
-
-    def registerProducer(self, producer: Any, streaming: bool) -> None:
-        """A request's producer feeds the response. Twisted: ``registerProducer``."""
-        if self._reqProducer is not None:
-            raise RuntimeError(f"producer {self._reqProducer!r} is still registered")
-        if self._lost:
-            producer.stopProducing()
-            return
-        self._reqProducer = producer
-        self._reqStreaming = bool(streaming)
-        if streaming:
-            if self._readFlags & _CONSUMER:
-                producer.pauseProducing()
-        else:
-            self._schedulePull()
-
-    def unregisterProducer(self) -> None:
-        self._reqProducer = None
-        if self._pullCall is not None and self._pullCall.active():
-            self._pullCall.cancel()
-        self._pullCall = None
-
-    def _schedulePull(self) -> None:
-        if self._pullCall is None or not self._pullCall.active():
-            self._pullCall = self._clock.callLater(0, self._pull)
-
-    def _pull(self) -> None:
-        self._pullCall = None
-        producer = self._reqProducer
-        if producer is None or self._reqStreaming or self._readFlags & _CONSUMER or self._lost:
-            return
-        producer.resumeProducing()
-        if self._reqProducer is producer:
-            self._schedulePull()
 
     # -- timeouts ---------------------------------------------------------------------------
 

@@ -15,9 +15,11 @@ from typing import Any
 
 from torsion.python import log
 from torsion.python.failure import Failure
-from torsion.web._channel import _BODY, HTTPChannel
+from torsion.web._channel import HTTPChannel
+from torsion.web._channelflow import _BODY
 from torsion.web._parser import HTTPParseError
-from torsion.web._proxy_client import ConnectionPool, ProxyClientFactory
+from torsion.web._proxy_client import ProxyClientFactory
+from torsion.web._proxy_pool import ConnectionPool
 from torsion.web._proxy_rewrite import ProxyPolicy, Target, parseTarget, requestHead
 from torsion.web._proxy_tunnel import TunnelMixin
 from torsion.web._request import _QUEUED_SENTINEL, Request

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from torsion.web._channel import HTTPChannel
-from torsion.web._proxy_client import ConnectionPool, ProxyClientFactory
+from torsion.web._proxy_client import ProxyClientFactory
+from torsion.web._proxy_pool import ConnectionPool
 from torsion.web._proxy_request import _DEFAULT_POLICY, Proxy, ProxyRequest
 from torsion.web._proxy_rewrite import ProxyPolicy, Target, hostBytes
 from torsion.web._request import _QUEUED_SENTINEL
