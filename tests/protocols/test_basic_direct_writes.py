@@ -186,3 +186,34 @@ def test_strings_answered_in_one_write(reactor: AsyncioReactor) -> None:
     data = b"".join(len(s).to_bytes(4, "big") + s for s in (b"a", b"bc", b""))
     conn.data_received(data)
     assert t.writes == [data]
+
+
+@pytest.mark.parametrize("string", [bytearray(b"hi"), memoryview(b"hi")])
+def test_sendstring_takes_bytes_like_strings_as_twisted(
+    reactor: AsyncioReactor, string: Any
+) -> None:
+    """Twisted sends ``prefix + string``, which is bytes for any bytes-like string."""
+
+    class Sender(basic.Int32StringReceiver):
+        def stringReceived(self, _: bytes) -> None:
+            self.sendString(string)
+
+    conn, t = attach(reactor, Sender())
+    conn.data_received(b"\x00\x00\x00\x01x")
+    assert t.writes == [b"\x00\x00\x00\x02hi"]
+    assert all(type(w) is bytes for w in t.writes)
+
+
+def test_sendstring_of_text_raises_inside_dispatch(reactor: AsyncioReactor) -> None:
+    errors: list[type[BaseException]] = []
+
+    class Sender(basic.Int32StringReceiver):
+        def stringReceived(self, _: bytes) -> None:
+            try:
+                self.sendString("hi")  # type: ignore[arg-type]
+            except TypeError as e:
+                errors.append(type(e))
+
+    conn, t = attach(reactor, Sender())
+    conn.data_received(b"\x00\x00\x00\x01x")
+    assert errors == [TypeError] and t.writes == []

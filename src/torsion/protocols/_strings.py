@@ -220,13 +220,15 @@ class IntNStringReceiver(protocol.Protocol, _PauseableMixin):
             prefix = self._strings.prefixes[size]  # type: ignore[union-attr]
         except (AttributeError, IndexError):  # no parser yet, or a long string
             prefix = self._packLength(size)
+        # bytes + any bytes-like object is bytes (or TypeError), so unlike
+        # sendLine this needs no type check before the direct path.
         data = prefix + string
         transport = self.transport
         try:  # the direct path of LineReceiver.sendLine
             sink = transport._writeSink if transport._writeSinkOwner is transport else None
         except AttributeError:
             sink = None
-        if sink is not None and type(data) is bytes and len(sink) < FLUSH_COUNT:
+        if sink is not None and len(sink) < FLUSH_COUNT:
             sink.append(data)
             return
         transport.write(data)
