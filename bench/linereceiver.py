@@ -12,10 +12,16 @@ strings); the server answers every line with its own ``sendLine`` (or
 * ``ceiling``  -- a uvloop protocol that answers each whole batch with one
   precomputed write and parses nothing: what the load generator can drive.
 
-Every server runs in its own process (pinned to one core when two are
-available, the load generator to the other).  The load generator is a uvloop
-client keeping ``--depth`` batches in flight on each of ``--connections``
-connections; it checks the replies byte for byte during the warm-up.
+Every server runs in its own process (all pinned to one core when two are
+available, the load generator to the other), and all of them stay up for the
+whole run.  The load generator is a uvloop client keeping ``--depth``
+batches in flight on each of ``--connections`` connections per server; it
+checks the replies byte for byte during the warm-up.  It drives one server
+at a time: a round gives each server ``--duration`` seconds, in a rotating
+order, and ``--repeat`` rounds follow each other.  On a shared VM whose
+speed drifts by tens of percent within seconds, this pairs every server's
+figure with the others' taken seconds apart: each ratio is reported as the
+median [range] of its per-round ratios, and each row as its median.
 
 Run: ``python -m bench.linereceiver`` (``--help`` for options).
 """
@@ -194,25 +200,43 @@ def serve(kind: str, workload: str, lines: int) -> None:
 class Stats:
     def __init__(self) -> None:
         self.replies = 0
-        self.sending = True
+        self.sending = False
         self.checked = 0
         self.errors: list[str] = []
 
 
 class LoadClient(asyncio.Protocol):
-    """Keeps ``depth`` batches in flight; counts complete replies."""
+    """Keeps ``depth`` batches in flight while ``stats.sending``; counts replies."""
 
     def __init__(self, batch: bytes, depth: int, stats: Stats, check: int) -> None:
         self.batch = batch
         self.depth = depth
         self.stats = stats
-        self.received = 0
+        self.sent = 0  # batches
+        self.received = 0  # bytes
         self.check = check  # bytes to compare against the expected reply stream
-        self.closed = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self.closed = loop.create_future()
+        self.drained: asyncio.Future[None] | None = None
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
-        transport.write(self.batch * self.depth)
+
+    def start(self) -> None:
+        self.sent += self.depth
+        self.transport.write(self.batch * self.depth)
+
+    def drain(self) -> asyncio.Future[None]:
+        """Resolves once every batch sent has been answered (call after sending stops)."""
+        self.drained = asyncio.get_running_loop().create_future()
+        self._checkDrained()
+        return self.drained
+
+    def _checkDrained(self) -> None:
+        drained = self.drained
+        answered = self.received >= self.sent * len(self.batch)
+        if drained is not None and answered and not drained.done():
+            drained.set_result(None)
 
     def data_received(self, data: bytes) -> None:
         size = len(self.batch)
@@ -229,11 +253,15 @@ class LoadClient(asyncio.Protocol):
         if done:
             self.stats.replies += done
             if self.stats.sending:
+                self.sent += done
                 self.transport.write(self.batch * done)
+        self._checkDrained()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.closed.done():
             self.closed.set_result(None)
+        if self.drained is not None and not self.drained.done():
+            self.drained.set_exception(ConnectionError("the server closed the connection"))
 
 
 def cpuSeconds(pid: int) -> float:
@@ -243,46 +271,68 @@ def cpuSeconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def _load(
-    port: int,
-    batch: bytes,
-    connections: int,
-    depth: int,
-    warmup: float,
-    duration: float,
-    serverPid: int,
-) -> tuple[float, float, Stats]:
+class Subject:
+    """One server process and the load generator's connections to it."""
+
+    def __init__(self, kind: str, port: int, pid: int) -> None:
+        self.kind, self.port, self.pid = kind, port, pid
+        self.stats = Stats()
+        self.clients: list[LoadClient] = []
+
+    async def slice(self, seconds: float, warmup: float) -> tuple[float, float]:
+        """Drive the server alone for ``warmup`` + ``seconds``; return (rate, rate per CPU-s)."""
+        stats = self.stats
+        stats.sending = True
+        for client in self.clients:
+            client.start()
+        await asyncio.sleep(warmup)
+        start, first, cpu = time.perf_counter(), stats.replies, cpuSeconds(self.pid)
+        await asyncio.sleep(seconds)
+        elapsed, replies = time.perf_counter() - start, stats.replies - first
+        cpu = cpuSeconds(self.pid) - cpu
+        stats.sending = False
+        await asyncio.wait_for(asyncio.gather(*(c.drain() for c in self.clients)), 30)
+        if stats.errors:
+            raise RuntimeError(f"{self.kind}: {stats.errors[0]}")
+        return replies / elapsed, replies / max(cpu, 1e-9)
+
+
+async def _interleaved(
+    subjects: list[Subject], batch: bytes, args: argparse.Namespace
+) -> dict[str, list[tuple[float, float]]]:
+    """Every round drives each server once, for ``args.duration`` seconds,
+    in a rotating order; all servers stay up, so rounds are seconds apart."""
     loop = asyncio.get_running_loop()
-    stats = Stats()
-    clients = []
-    for _ in range(connections):
-        _, client = await loop.create_connection(
-            lambda: LoadClient(batch, depth, stats, check=len(batch) * 20), "127.0.0.1", port
-        )
-        clients.append(client)
-    await asyncio.sleep(warmup)
-    start, first, cpu = time.perf_counter(), stats.replies, cpuSeconds(serverPid)
-    await asyncio.sleep(duration)
-    elapsed, replies = time.perf_counter() - start, stats.replies - first
-    cpu = cpuSeconds(serverPid) - cpu
-    stats.sending = False
-    for client in clients:
-        client.transport.close()
-    await asyncio.gather(*(c.closed for c in clients))
-    return replies / elapsed, replies / max(cpu, 1e-9), stats
+    for subject in subjects:
+        for _ in range(args.connections):
+            _, client = await loop.create_connection(
+                lambda s=subject: LoadClient(batch, args.depth, s.stats, check=len(batch) * 20),
+                "127.0.0.1",
+                subject.port,
+            )
+            subject.clients.append(client)
+        await subject.slice(args.warmup, 0.0)  # warm-up (and reply check)
+    rounds: dict[str, list[tuple[float, float]]] = {s.kind: [] for s in subjects}
+    for n in range(args.repeat):
+        order = subjects[n % len(subjects) :] + subjects[: n % len(subjects)]
+        for subject in order:
+            rounds[subject.kind].append(await subject.slice(args.duration, 0.1))
+    for subject in subjects:
+        for client in subject.clients:
+            client.transport.close()
+        await asyncio.gather(*(c.closed for c in subject.clients))
+    return rounds
 
 
 def measure(
-    kind: str, workload: str, args: argparse.Namespace, cpus: list[int]
-) -> tuple[float, float]:
-    """Start the ``kind`` server and drive it.
+    kinds: list[str], workload: str, args: argparse.Namespace, cpus: list[int]
+) -> dict[str, list[tuple[float, float]]]:
+    """Start a server process for each of ``kinds`` and drive them in turn.
 
     Returns:
-        Packets answered per second, and per second of the server's CPU time.
+        Per server, one (packets/s, packets per CPU-second) pair per round.
     """
     serverCpus = {cpus[0]} if len(cpus) >= 2 and args.pin else None
-    command = [sys.executable, "-m", "bench.linereceiver", "--serve", kind]
-    command += ["--workload", workload, "--lines", str(args.lines)]
     paths = [os.path.join(os.path.dirname(os.path.dirname(__file__)), "src")]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")]))
 
@@ -290,45 +340,44 @@ def measure(
         if serverCpus:
             os.sched_setaffinity(0, serverCpus)
 
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, env=env, preexec_fn=pin)
+    procs: list[subprocess.Popen[bytes]] = []
     try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the {kind} server did not start")
+        subjects = []
+        for kind in kinds:
+            command = [sys.executable, "-m", "bench.linereceiver", "--serve", kind]
+            command += ["--workload", workload, "--lines", str(args.lines)]
+            proc = subprocess.Popen(command, stdout=subprocess.PIPE, env=env, preexec_fn=pin)
+            procs.append(proc)
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            if not line:
+                raise RuntimeError(f"the {kind} server did not start")
+            subjects.append(Subject(kind, int(line), proc.pid))
         import uvloop
 
         loop = uvloop.new_event_loop()
         try:
-            rate, perCpu, stats = loop.run_until_complete(
-                _load(
-                    int(line),
-                    makeBatch(workload, args.lines),
-                    args.connections,
-                    args.depth,
-                    args.warmup,
-                    args.duration,
-                    proc.pid,
-                )
+            return loop.run_until_complete(
+                _interleaved(subjects, makeBatch(workload, args.lines), args)
             )
         finally:
             loop.close()
-        if stats.errors:
-            raise RuntimeError(f"{kind}: {stats.errors[0]}")
-        return rate, perCpu
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=2.0, help="seconds measured per row")
-    parser.add_argument("--warmup", type=float, default=0.5, help="seconds before measuring")
+    parser.add_argument(
+        "--duration", type=float, default=1.0, help="seconds per server in each round"
+    )
+    parser.add_argument("--warmup", type=float, default=0.5, help="seconds per server first")
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--depth", type=int, default=2, help="packets in flight per connection")
     parser.add_argument("--lines", type=int, default=100, help="lines (strings) per packet")
@@ -337,9 +386,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--repeat",
         type=int,
-        default=1,
-        help="rounds: every server measured once per round; medians are reported,"
-        " and each ratio as the median [range] of its per-round ratios",
+        default=9,
+        help="rounds (each server driven once per round, order rotating)",
     )
     parser.add_argument("--no-pin", dest="pin", action="store_false", help="do not pin CPUs")
     parser.add_argument("--serve", choices=SERVERS, help=argparse.SUPPRESS)
@@ -353,19 +401,13 @@ def main(argv: list[str] | None = None) -> None:
         os.sched_setaffinity(0, {cpus[1]})
     print(
         f"{args.lines} lines/strings per packet, {args.connections} connections x "
-        f"{args.depth} packets in flight, {args.duration:g} s per row"
-        + (f", median of {args.repeat} rounds" if args.repeat > 1 else "")
+        f"{args.depth} packets in flight; {args.repeat} rounds of {args.duration:g} s"
+        " per server, medians"
         + (f"; server on CPU {cpus[0]}, load generator on CPU {cpus[1]}" if pinned else "")
     )
     print(f"  {'':6} {'server':8} {'packets/s':>10} {'items/s':>10} {'packets/CPU-s':>14}")
     for workload in args.workload or WORKLOADS:
-        # rounds[kind] = [(packets/s, packets/CPU-s), ...], one per round; the
-        # servers run one after the other within a round, so a ratio taken
-        # inside one round compares runs that were seconds apart.
-        rounds: dict[str, list[tuple[float, float]]] = {}
-        for _ in range(args.repeat):
-            for kind in args.server or SERVERS:
-                rounds.setdefault(kind, []).append(measure(kind, workload, args, cpus))
+        rounds = measure(list(args.server or SERVERS), workload, args, cpus)
         for kind, values in rounds.items():
             rate = statistics.median(v[0] for v in values)
             perCpu = statistics.median(v[1] for v in values)
