@@ -408,23 +408,27 @@ def test_wrong_context_types_rejected(reactor: Any) -> None:
 
 
 def test_tls_reads_use_the_shared_buffer(reactor: Any) -> None:
-    """The loop's TLS layer decrypts into the reactor's buffer (buffered protocol path)."""
-    import asyncio
+    """listenSSL/connectSSL run OpenSSL on the socket, decrypting into the reactor's buffer."""
+    from torsion.internet._tlssocket import SocketTLSTransport
 
-    from torsion.internet import _tls
+    transports: list[Any] = []
 
-    assert issubclass(_tls.Server, asyncio.BufferedProtocol)
-    assert not issubclass(_tls.Server, asyncio.Protocol)  # uvloop's condition
+    class Seen(Collect):
+        def connectionMade(self) -> None:
+            transports.append(self.transport._t)
+            super().connectionMade()
+
     port = listenEcho(reactor)
     done: Deferred[Any] = Deferred()
     reactor.connectSSL(
         "127.0.0.1",
         port.getHost().port,
-        protocol.ClientFactory.forProtocol(lambda: Collect(b"q" * 50_000, done)),
+        protocol.ClientFactory.forProtocol(lambda: Seen(b"q" * 50_000, done)),
         clientContext(),
     )
     received, _ = runUntil(reactor, done)
     assert received == b"q" * 50_000
+    assert [type(t) for t in transports] == [SocketTLSTransport]
     assert len(reactor._tlsReadBuffer) == 256 * 1024
     runUntil(reactor, port.stopListening())
 

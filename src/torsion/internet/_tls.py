@@ -2,11 +2,11 @@
 
 Twisted: ``twisted.internet.ssl`` (``Port``, ``Client``, ``Connector``) and
 ``twisted.internet._newtls``.  Twisted runs TLS in Python over a pyOpenSSL
-memory BIO; torsion hands the asyncio loop an ``ssl.SSLContext`` instead
-(``create_server(ssl=...)``, ``create_connection(ssl=...)``,
-``loop.start_tls``), so the loop's own TLS layer (C code under uvloop) does
-the work and :class:`torsion.internet._stream.Connection` is the transport
-as for TCP.
+memory BIO.  torsion takes an ``ssl.SSLContext``: ``listenSSL`` and
+``connectSSL`` connections run OpenSSL on the socket itself
+(:mod:`torsion.internet._tlssocket`), STARTTLS uses the loop's
+``start_tls``; either way :class:`torsion.internet._stream.Connection` is
+the Twisted transport, as for TCP.
 
 Consequences (listed in docs/compat.md): ``connectionMade`` runs once the
 handshake has completed; a failed client handshake reaches
@@ -24,6 +24,7 @@ from typing import Any
 
 from torsion.internet import error, tcp
 from torsion.internet._pending import PendingTransport
+from torsion.internet._tlssocket import SocketTLSTransport, handshake, sharedReadBuffer
 from torsion.python import log
 from torsion.python.failure import Failure
 
@@ -106,37 +107,7 @@ def _handshakeError(exc: BaseException, handshakeTimeout: float) -> BaseExceptio
     return error.SSLError(string=f"connection lost during the TLS handshake ({exc!r})")
 
 
-_READ_BUFFER = 256 * 1024
-
-
-class _BufferedReading(asyncio.BufferedProtocol):
-    """Let the loop's TLS layer decrypt into one buffer per reactor.
-
-    Given a plain protocol, asyncio's and uvloop's TLS layers read each
-    chunk of plaintext into a new bytes object of their maximum read size
-    (256 KiB); given a buffered protocol they decrypt into its buffer.  The
-    buffer is shared by the reactor's TLS connections: the data is copied
-    out in ``buffer_updated`` before any protocol code runs.
-    """
-
-    reactor: Any
-    _readBuffer: Any = None
-
-    def get_buffer(self, sizehint: int) -> Any:
-        buffer = self._readBuffer
-        if buffer is None:
-            buffer = getattr(self.reactor, "_tlsReadBuffer", None)
-            if buffer is None:
-                buffer = self.reactor._tlsReadBuffer = memoryview(bytearray(_READ_BUFFER))
-            self._readBuffer = buffer
-        return buffer
-
-    def buffer_updated(self, nbytes: int) -> None:
-        # Copy out before protocol code runs: the buffer is shared.
-        self.data_received(bytes(self._readBuffer[:nbytes]))  # type: ignore[attr-defined]
-
-
-class Server(tcp.Server, _BufferedReading):
+class Server(tcp.Server):
     """A TLS connection accepted by a :class:`Port`. Twisted: ``ssl.Server``."""
 
     TLS = True
@@ -174,21 +145,90 @@ class Port(tcp.Port):
         self._context, _ = contextFor(contextFactory, server=True)
         self._handshakeTimeout = handshakeTimeout
         self._shutdownTimeout = shutdownTimeout
+        self._handshakes: set[asyncio.Future[None]] = set()
 
     def _buildServer(self) -> Server:
         return Server(self)
 
-    def _serve(self, loop: Any, sock: socket.socket) -> Any:
-        return loop.create_server(
-            self._buildServer,
-            sock=sock,
-            backlog=self.backlog,
-            ssl=self._context,
-            **_timeouts(loop, self._handshakeTimeout, self._shutdownTimeout),
+    async def _serve(self, loop: Any, sock: socket.socket) -> _Acceptor:
+        acceptor = _Acceptor(loop, sock, self)
+        acceptor.start()
+        return acceptor
+
+    def _close(self) -> bool:
+        closing = super()._close()
+        if closing:
+            for task in list(self._handshakes):
+                task.cancel()
+        return closing
+
+    async def _handshake(self, loop: Any, sock: socket.socket) -> None:
+        """Complete the handshake of an accepted socket, then build the connection.
+
+        A failed handshake (or one past the timeout) closes the socket
+        quietly: no protocol is built for it.
+        """
+        try:
+            tls = await handshake(loop, sock, self._context, True, None, self._handshakeTimeout)
+        except (OSError, asyncio.TimeoutError):  # ssl.SSLError is an OSError
+            return
+        except Exception:
+            log.err(None, f"TLS handshake failed on {self!r}")
+            return
+        transport = SocketTLSTransport(
+            loop, tls, self._buildServer(), sharedReadBuffer(self.reactor), self._shutdownTimeout
         )
+        transport.start()
 
 
-class Client(tcp.Client, _BufferedReading):
+class _Acceptor:
+    """Accepts TCP connections for a TLS :class:`Port` (the loop only watches)."""
+
+    def __init__(self, loop: Any, sock: socket.socket, port: Port) -> None:
+        self._loop = loop
+        self._sock = sock
+        self._port = port
+        self._fd = sock.fileno()
+        self._active = False
+
+    def start(self) -> None:
+        self._active = True
+        self._loop.add_reader(self._fd, self._accept)
+
+    def close(self) -> None:
+        if self._active:
+            self._active = False
+            self._loop.remove_reader(self._fd)
+
+    def _accept(self) -> None:
+        port = self._port
+        for _ in range(max(port.backlog, 1)):
+            try:
+                conn, _ = self._sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as e:
+                # Out of file descriptors, typically: stop accepting for a
+                # second instead of spinning (as asyncio's servers do).
+                log.msg(f"Could not accept a connection on {port!r}: {e}")
+                self._loop.remove_reader(self._fd)
+                self._loop.call_later(1.0, self._resume)
+                return
+            conn.setblocking(False)
+            try:
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+            task = asyncio.ensure_future(port._handshake(self._loop, conn), loop=self._loop)
+            port._handshakes.add(task)
+            task.add_done_callback(port._handshakes.discard)
+
+    def _resume(self) -> None:
+        if self._active:
+            self._loop.add_reader(self._fd, self._accept)
+
+
+class Client(tcp.Client):
     """An outgoing TLS connection. Twisted: ``ssl.Client``."""
 
     TLS = True
@@ -197,17 +237,22 @@ class Client(tcp.Client, _BufferedReading):
     async def _makeTransport(self, loop: Any, sock: socket.socket) -> None:
         connector = self.connector
         try:
-            await loop.create_connection(
-                lambda: self,
-                sock=sock,
-                ssl=connector._context,
-                server_hostname=connector._hostname or connector.host,
-                **_timeouts(loop, connector._handshakeTimeout, connector._shutdownTimeout),
+            tls = await handshake(
+                loop,
+                sock,
+                connector._context,
+                False,
+                connector._hostname or connector.host,
+                connector._handshakeTimeout,
             )
         except ssl.SSLError:
             raise
-        except OSError as e:
+        except (OSError, asyncio.TimeoutError) as e:
             raise _handshakeError(e, connector._handshakeTimeout) from None
+        transport = SocketTLSTransport(
+            loop, tls, self, sharedReadBuffer(self.reactor), connector._shutdownTimeout
+        )
+        transport.start()
 
 
 class Connector(tcp.Connector):

@@ -1,0 +1,180 @@
+"""The socket TLS transport behind listenSSL/connectSSL: flow control both ways,
+in-progress handshakes when a port stops, and reading paused by the protocol."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import pytest
+
+from tests.internet.tlshelpers import clientContext, inThread, serverContext
+from tests.support import runUntil
+from torsion.internet import error, protocol
+from torsion.internet._tlssocket import HIGH_WATER
+from torsion.internet.defer import Deferred
+
+pytestmark = pytest.mark.tls
+
+CHUNK = b"z" * 16384
+
+
+class Streamer(protocol.Protocol):
+    """Writes through a push producer until paused once, then finishes and closes.
+
+    Small socket buffers on both sides make the pause come early.
+    """
+
+    def __init__(self) -> None:
+        self.pauses = 0
+        self.sent = 0
+        self.paused = False
+
+    def connectionMade(self) -> None:
+        self.transport.getHandle().setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 32768)
+        self.transport.registerProducer(self, True)
+        self.resumeProducing()
+
+    def pauseProducing(self) -> None:
+        self.pauses += 1
+        self.paused = True
+
+    def resumeProducing(self) -> None:
+        self.paused = False
+        while not self.paused:
+            self.transport.write(CHUNK)
+            self.sent += len(CHUNK)
+            if self.pauses:  # resumed after the pause: one more chunk, then done
+                self.transport.unregisterProducer()
+                self.transport.loseConnection()
+                return
+
+    def stopProducing(self) -> None:
+        self.paused = True
+
+
+class SlowReader(protocol.Protocol):
+    """Reads nothing until ``release()``; then collects everything."""
+
+    def __init__(self, done: Deferred[Any]) -> None:
+        self.done = done
+        self.received = 0
+
+    def connectionMade(self) -> None:
+        self.transport.getHandle().setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32768)
+        self.transport.pauseProducing()
+
+    def release(self) -> None:
+        self.transport.resumeProducing()
+
+    def dataReceived(self, data: bytes) -> None:
+        self.received += len(data)
+
+    def connectionLost(self, reason: Any) -> None:
+        self.done.callback((self.received, reason))
+
+
+def test_push_producer_is_paced_by_a_slow_tls_reader(reactor: Any) -> None:
+    """The sender is paused while the peer reads nothing; everything arrives after."""
+    streamers: list[Streamer] = []
+
+    def build() -> Streamer:
+        streamers.append(Streamer())
+        return streamers[-1]
+
+    port = reactor.listenSSL(
+        0, protocol.Factory.forProtocol(build), serverContext(), interface="127.0.0.1"
+    )
+    done: Deferred[Any] = Deferred()
+    reader = SlowReader(done)
+    reactor.connectSSL(
+        "127.0.0.1",
+        port.getHost().port,
+        protocol.ClientFactory.forProtocol(lambda: reader),
+        clientContext(),
+    )
+    # Wait until the sender has been paused (the kernel buffers filled).
+    waited: Deferred[None] = Deferred()
+
+    def check() -> None:
+        if streamers and streamers[0].pauses:
+            waited.callback(None)
+        else:
+            reactor.callLater(0.01, check)
+
+    check()
+    runUntil(reactor, waited)
+    streamer = streamers[0]
+    assert streamer.transport._t.get_write_buffer_size() > HIGH_WATER
+    reader.release()
+    received, reason = runUntil(reactor, done, timeout=30)
+    assert received == streamer.sent
+    assert reason.check(error.ConnectionDone)
+    runUntil(reactor, port.stopListening())
+
+
+def test_stop_listening_cancels_handshakes_in_progress(reactor: Any) -> None:
+    """A TCP client that never sends its ClientHello does not outlive the port."""
+    port = reactor.listenSSL(
+        0, protocol.Factory.forProtocol(protocol.Protocol), serverContext(), interface="127.0.0.1"
+    )
+    number = port.getHost().port
+    raw = socket.create_connection(("127.0.0.1", number))
+    try:
+        waited: Deferred[None] = Deferred()
+
+        def check() -> None:
+            if port._handshakes:
+                waited.callback(None)
+            else:
+                reactor.callLater(0.01, check)
+
+        check()
+        runUntil(reactor, waited)
+        runUntil(reactor, port.stopListening())
+        raw.settimeout(5)
+        assert runUntil(reactor, inThread(reactor, lambda: raw.recv(10))) == b""
+        assert not port._handshakes
+    finally:
+        raw.close()
+
+
+def test_reading_paused_from_data_received_resumes_with_the_rest(reactor: Any) -> None:
+    """pauseProducing() in dataReceived stops delivery; resumeProducing() goes on."""
+    port = reactor.listenSSL(
+        0,
+        protocol.Factory.forProtocol(lambda: _Sender(b"a" * 40000)),
+        serverContext(),
+        interface="127.0.0.1",
+    )
+    done: Deferred[Any] = Deferred()
+    chunks: list[int] = []
+
+    class PauseOnce(protocol.Protocol):
+        def dataReceived(self, data: bytes) -> None:
+            chunks.append(len(data))
+            if len(chunks) == 1:
+                self.transport.pauseProducing()
+                reactor.callLater(0.05, self.transport.resumeProducing)
+
+        def connectionLost(self, reason: Any) -> None:
+            done.callback(sum(chunks))
+
+    reactor.connectSSL(
+        "127.0.0.1",
+        port.getHost().port,
+        protocol.ClientFactory.forProtocol(PauseOnce),
+        clientContext(),
+    )
+    assert runUntil(reactor, done) == 40000
+    assert len(chunks) > 1
+    runUntil(reactor, port.stopListening())
+
+
+class _Sender(protocol.Protocol):
+    def __init__(self, payload: bytes) -> None:
+        self.payload = payload
+
+    def connectionMade(self) -> None:
+        self.transport.write(self.payload)
+        self.transport.loseConnection()
