@@ -21,7 +21,8 @@ measured window (a server near 100% and a client below it means the server
 is the bottleneck) and requests per second of server CPU, which is what
 to compare on a busy machine where a server may not get a whole core.
 With ``--rounds N`` every server runs N times, interleaved, and the median
-round counts.
+round counts; each ratio also shows the median [range] of the per-round
+ratios of requests per server CPU-second (rounds are seconds apart).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import argparse
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -285,9 +287,17 @@ def main(argv: list[str] | None = None) -> int:
         torsion = rows["torsion"]
         for other in ("twisted", "raw-uvloop", "raw-buffered", "native"):
             if other in rows:
+                pairs = list(zip(rounds["torsion"], rounds[other], strict=True))
+                perRound = sorted(t.perCpu / max(o.perCpu, 1e-9) for t, o in pairs)
+                spread = ""
+                if len(perRound) > 1:
+                    spread = (
+                        f"; per round {statistics.median(perRound):.2f}x "
+                        f"[{perRound[0]:.2f}-{perRound[-1]:.2f}]"
+                    )
                 print(
                     f"torsion / {other:<12} = {torsion.rps / rows[other].rps:.2f}x req/s, "
-                    f"{torsion.perCpu / max(rows[other].perCpu, 1e-9):.2f}x req/CPU-s"
+                    f"{torsion.perCpu / max(rows[other].perCpu, 1e-9):.2f}x req/CPU-s{spread}"
                 )
     return 0
 
