@@ -34,6 +34,25 @@ class BenchError(RuntimeError):
     """A benchmark process failed; the message says which and why."""
 
 
+# -- valgrind ------------------------------------------------------------------
+
+#: Prefix of a command that counts the user-space instructions it runs.
+CACHEGRIND = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
+
+
+def cachegrindTotal(stderr: str | bytes, what: str) -> int:
+    """The instruction total (``I refs``) in cachegrind's report on ``stderr``.
+
+    Raises:
+        BenchError: naming ``what``, when the report is missing.
+    """
+    text = stderr.decode(errors="replace") if isinstance(stderr, bytes) else stderr
+    for line in text.splitlines():
+        if "I" in line and "refs:" in line:
+            return int(line.rsplit(None, 1)[-1].replace(",", ""))
+    raise BenchError(f"no instruction count from valgrind for {what}:\n{text[-2000:]}")
+
+
 # -- building ------------------------------------------------------------------
 
 

@@ -29,6 +29,7 @@ import sys
 import time
 from pathlib import Path
 
+from bench.harness import CACHEGRIND, cachegrindTotal
 from bench.linereceiver import makeBatch
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,8 +42,7 @@ def countInstructions(kind: str, workload: str, packets: int, lines: int) -> int
         PYTHONHASHSEED="0",
         PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
     )
-    command = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
-    command += [sys.executable, "-m", "bench.linereceiver", "--serve", kind]
+    command = [*CACHEGRIND, sys.executable, "-m", "bench.linereceiver", "--serve", kind]
     command += ["--workload", workload, "--lines", str(lines)]
     proc = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT
@@ -63,10 +63,7 @@ def countInstructions(kind: str, workload: str, packets: int, lines: int) -> int
     time.sleep(0.5)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
-    for line in err.decode().splitlines():
-        if "I" in line and "refs:" in line:
-            return int(line.rsplit(None, 1)[-1].replace(",", ""))
-    raise RuntimeError(f"no instruction count from valgrind for {kind}:\n{err.decode()[-2000:]}")
+    return cachegrindTotal(err, kind)
 
 
 def main(argv: list[str] | None = None) -> None:

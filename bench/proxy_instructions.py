@@ -41,6 +41,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.harness import CACHEGRIND, cachegrindTotal
 from bench.proxy import freePort, waitPort
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -168,8 +169,7 @@ def countInstructions(origin: int, count: int, proxy: str = "torsion") -> int:
         PYTHONHASHSEED="0",
         PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
     )
-    command = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
-    command += [sys.executable, *PROXIES[proxy]]
+    command = [*CACHEGRIND, sys.executable, *PROXIES[proxy]]
     proc = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT
     )
@@ -186,10 +186,7 @@ def countInstructions(origin: int, count: int, proxy: str = "torsion") -> int:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    for line in err.decode().splitlines():
-        if "I" in line and "refs:" in line:
-            return int(line.rsplit(None, 1)[-1].replace(",", ""))
-    raise RuntimeError(f"no instruction count from valgrind:\n{err.decode()[-2000:]}")
+    return cachegrindTotal(err, f"the {proxy} proxy")
 
 
 def main(argv: list[str] | None = None) -> None:

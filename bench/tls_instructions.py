@@ -26,15 +26,15 @@ import textwrap
 import time
 from pathlib import Path
 
+from bench.harness import CACHEGRIND, cachegrindTotal
 from bench.tls_echo import ROOT, SERVERS, makeCertificate
 
 
 def countInstructions(name: str, cert: str, key: str, echoes: int, size: int) -> int:
     """Run the ``name`` server under cachegrind for ``echoes`` round trips."""
     code = textwrap.dedent(SERVERS[name]).replace("{src!r}", repr(str(ROOT / "src")))
-    command = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
     proc = subprocess.Popen(
-        [*command, sys.executable, "-c", code, cert, key],
+        [*CACHEGRIND, sys.executable, "-c", code, cert, key],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -61,10 +61,7 @@ def countInstructions(name: str, cert: str, key: str, echoes: int, size: int) ->
     except subprocess.TimeoutExpired:
         proc.kill()
         _, err = proc.communicate()
-    for line in err.splitlines():
-        if "I" in line and "refs:" in line:
-            return int(line.rsplit(None, 1)[-1].replace(",", ""))
-    raise RuntimeError(f"no instruction count from valgrind for {name}:\n{err[-2000:]}")
+    return cachegrindTotal(err, name)
 
 
 def main(argv: list[str] | None = None) -> None:
