@@ -159,3 +159,14 @@ def reactor(loop_impl: str, request: pytest.FixtureRequest) -> Iterator[AsyncioR
     gc.collect()
     leaked = {fd: target for fd, target in openFds().items() if fd not in before}
     assert not leaked, f"file descriptors leaked: {leaked}"
+
+
+@pytest.fixture
+def bare_reactor() -> Iterator[AsyncioReactor]:
+    """A reactor on a fresh stdlib loop that never runs: tests that drive a
+    Connection's asyncio callbacks by hand use it."""
+    loop = asyncio.new_event_loop()
+    try:
+        yield AsyncioReactor(loop)
+    finally:
+        loop.close()

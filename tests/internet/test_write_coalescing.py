@@ -8,10 +8,8 @@ No sockets: each Connection gets a fake asyncio transport that records the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -58,15 +56,6 @@ class Scripted(protocol.Protocol):
 
     def connectionLost(self, reason: Any) -> None:
         self.lostReason = reason
-
-
-@pytest.fixture
-def bare_reactor() -> Iterator[AsyncioReactor]:
-    loop = asyncio.new_event_loop()
-    try:
-        yield AsyncioReactor(loop)
-    finally:
-        loop.close()
 
 
 def attach(reactor: AsyncioReactor, script: Any = None) -> tuple[Connection, RecordingTransport]:

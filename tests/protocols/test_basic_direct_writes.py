@@ -9,8 +9,6 @@ never taken through a wrapper or a subclass with its own ``write``.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -59,15 +57,6 @@ class CountingConnection(Connection):
         super().write(data)
 
 
-@pytest.fixture
-def reactor() -> Iterator[AsyncioReactor]:
-    loop = asyncio.new_event_loop()
-    try:
-        yield AsyncioReactor(loop)
-    finally:
-        loop.close()
-
-
 def attach(
     reactor: AsyncioReactor, proto: Any, cls: type[Connection] = Connection
 ) -> tuple[Connection, RecordingTransport]:
@@ -82,13 +71,13 @@ def lines(count: int) -> bytes:
     return b"".join(b"line %d\r\n" % i for i in range(count))
 
 
-def test_lines_answered_in_one_write(reactor: AsyncioReactor) -> None:
-    conn, t = attach(reactor, Echo())
+def test_lines_answered_in_one_write(bare_reactor: AsyncioReactor) -> None:
+    conn, t = attach(bare_reactor, Echo())
     conn.data_received(lines(10))
     assert t.writes == [lines(10)]
 
 
-def test_flush_bound_holds_for_sendline(reactor: AsyncioReactor) -> None:
+def test_flush_bound_holds_for_sendline(bare_reactor: AsyncioReactor) -> None:
     """More lines than FLUSH_COUNT in one packet: handed over early, in order."""
     total = 2 * FLUSH_COUNT + 7
     seen: list[int] = []
@@ -98,27 +87,27 @@ def test_flush_bound_holds_for_sendline(reactor: AsyncioReactor) -> None:
             self.sendLine(line)
             seen.append(len(self.transport._pending))
 
-    conn, t = attach(reactor, Watching())
+    conn, t = attach(bare_reactor, Watching())
     conn.data_received(lines(total))
     assert max(seen) <= FLUSH_COUNT
     assert len(t.writes) == 3
     assert b"".join(t.writes) == lines(total)
 
 
-def test_mixed_sendline_and_write_keep_their_order(reactor: AsyncioReactor) -> None:
+def test_mixed_sendline_and_write_keep_their_order(bare_reactor: AsyncioReactor) -> None:
     class Mixed(basic.LineReceiver):
         def lineReceived(self, line: bytes) -> None:
             self.transport.write(b"<")
             self.sendLine(line)
             self.transport.writeSequence([b">", b"\r\n"])
 
-    conn, t = attach(reactor, Mixed())
+    conn, t = attach(bare_reactor, Mixed())
     conn.data_received(b"a\r\nb\r\n")
     assert t.writes == [b"<a\r\n>\r\n<b\r\n>\r\n"]
 
 
 @pytest.mark.parametrize("line", [bytearray(b"x"), memoryview(b"x"), "x"])
-def test_non_bytes_line_raises_inside_dispatch(reactor: AsyncioReactor, line: Any) -> None:
+def test_non_bytes_line_raises_inside_dispatch(bare_reactor: AsyncioReactor, line: Any) -> None:
     """As Twisted's transport.write: only bytes; the error reaches the caller."""
     errors: list[type[BaseException]] = []
 
@@ -129,14 +118,14 @@ def test_non_bytes_line_raises_inside_dispatch(reactor: AsyncioReactor, line: An
             except TypeError as e:
                 errors.append(type(e))
 
-    conn, t = attach(reactor, Sender())
+    conn, t = attach(bare_reactor, Sender())
     conn.data_received(b"go\r\n")
     assert errors == [TypeError] and t.writes == []
 
 
-def test_forwarding_wrapper_write_is_not_bypassed(reactor: AsyncioReactor) -> None:
+def test_forwarding_wrapper_write_is_not_bypassed(bare_reactor: AsyncioReactor) -> None:
     proto = Echo()
-    conn, t = attach(reactor, proto)
+    conn, t = attach(bare_reactor, proto)
     wrapper = ForwardingTransport(conn)
     proto.transport = wrapper
     conn.data_received(b"a\r\nb\r\n")
@@ -144,9 +133,9 @@ def test_forwarding_wrapper_write_is_not_bypassed(reactor: AsyncioReactor) -> No
     assert t.writes == [b"a\r\nb\r\n"]
 
 
-def test_forwarding_wrapper_sendstring(reactor: AsyncioReactor) -> None:
+def test_forwarding_wrapper_sendstring(bare_reactor: AsyncioReactor) -> None:
     proto = StringEcho()
-    conn, t = attach(reactor, proto)
+    conn, t = attach(bare_reactor, proto)
     wrapper = ForwardingTransport(conn)
     proto.transport = wrapper
     conn.data_received(b"\x00\x00\x00\x02hi")
@@ -154,14 +143,14 @@ def test_forwarding_wrapper_sendstring(reactor: AsyncioReactor) -> None:
     assert t.writes == [b"\x00\x00\x00\x02hi"]
 
 
-def test_subclass_with_its_own_write_sees_every_line(reactor: AsyncioReactor) -> None:
-    conn, t = attach(reactor, Echo(), CountingConnection)
+def test_subclass_with_its_own_write_sees_every_line(bare_reactor: AsyncioReactor) -> None:
+    conn, t = attach(bare_reactor, Echo(), CountingConnection)
     conn.data_received(lines(5))
     assert isinstance(conn, CountingConnection) and conn.calls == 5
     assert t.writes == [lines(5)]
 
 
-def test_sendline_after_lose_connection_is_dropped(reactor: AsyncioReactor) -> None:
+def test_sendline_after_lose_connection_is_dropped(bare_reactor: AsyncioReactor) -> None:
     class Closer(basic.LineReceiver):
         def lineReceived(self, line: bytes) -> None:
             self.sendLine(line)
@@ -169,20 +158,20 @@ def test_sendline_after_lose_connection_is_dropped(reactor: AsyncioReactor) -> N
                 self.transport.loseConnection()
                 self.sendLine(b"dropped")
 
-    conn, t = attach(reactor, Closer())
+    conn, t = attach(bare_reactor, Closer())
     conn.data_received(b"hi\r\nbye\r\nlater\r\n")
     assert t.writes == [b"hi\r\nbye\r\n"] and t.closed
 
 
-def test_sendline_outside_dispatch_goes_straight_through(reactor: AsyncioReactor) -> None:
+def test_sendline_outside_dispatch_goes_straight_through(bare_reactor: AsyncioReactor) -> None:
     proto = Echo()
-    conn, t = attach(reactor, proto)
+    conn, t = attach(bare_reactor, proto)
     proto.sendLine(b"now")
     assert t.writes == [b"now\r\n"]
 
 
-def test_strings_answered_in_one_write(reactor: AsyncioReactor) -> None:
-    conn, t = attach(reactor, StringEcho())
+def test_strings_answered_in_one_write(bare_reactor: AsyncioReactor) -> None:
+    conn, t = attach(bare_reactor, StringEcho())
     data = b"".join(len(s).to_bytes(4, "big") + s for s in (b"a", b"bc", b""))
     conn.data_received(data)
     assert t.writes == [data]
@@ -190,7 +179,7 @@ def test_strings_answered_in_one_write(reactor: AsyncioReactor) -> None:
 
 @pytest.mark.parametrize("string", [bytearray(b"hi"), memoryview(b"hi")])
 def test_sendstring_takes_bytes_like_strings_as_twisted(
-    reactor: AsyncioReactor, string: Any
+    bare_reactor: AsyncioReactor, string: Any
 ) -> None:
     """Twisted sends ``prefix + string``, which is bytes for any bytes-like string."""
 
@@ -198,13 +187,13 @@ def test_sendstring_takes_bytes_like_strings_as_twisted(
         def stringReceived(self, _: bytes) -> None:
             self.sendString(string)
 
-    conn, t = attach(reactor, Sender())
+    conn, t = attach(bare_reactor, Sender())
     conn.data_received(b"\x00\x00\x00\x01x")
     assert t.writes == [b"\x00\x00\x00\x02hi"]
     assert all(type(w) is bytes for w in t.writes)
 
 
-def test_sendstring_of_text_raises_inside_dispatch(reactor: AsyncioReactor) -> None:
+def test_sendstring_of_text_raises_inside_dispatch(bare_reactor: AsyncioReactor) -> None:
     errors: list[type[BaseException]] = []
 
     class Sender(basic.Int32StringReceiver):
@@ -214,6 +203,6 @@ def test_sendstring_of_text_raises_inside_dispatch(reactor: AsyncioReactor) -> N
             except TypeError as e:
                 errors.append(type(e))
 
-    conn, t = attach(reactor, Sender())
+    conn, t = attach(bare_reactor, Sender())
     conn.data_received(b"\x00\x00\x00\x01x")
     assert errors == [TypeError] and t.writes == []
