@@ -24,8 +24,6 @@ from torsion.internet import error, protocol
 from torsion.internet.defer import Deferred
 from torsion.internet.ssl import Certificate, optionsForClientTLS
 
-pytestmark = pytest.mark.tls
-
 
 class Echo(protocol.Protocol):
     def dataReceived(self, data: bytes) -> None:

@@ -23,8 +23,6 @@ from torsion.internet.defer import Deferred
 from torsion.internet.endpoints import TCP4ClientEndpoint
 from torsion.internet.ssl import Certificate, optionsForClientTLS
 
-pytestmark = pytest.mark.tls
-
 
 class Echo(protocol.Protocol):
     def dataReceived(self, data: bytes) -> None:
@@ -144,6 +142,7 @@ def test_server_string_with_one_pem_file(reactor: Any, tmp_path: Any, caDir: str
     runUntil(reactor, port.stopListening())
 
 
+@pytest.mark.tls  # wrapClientTLS runs startTLS: the loop's TLS layer
 def test_wrap_client_tls(reactor: Any) -> None:
     """wrapClientTLS runs TLS over another endpoint's connection."""
     port = reactor.listenSSL(

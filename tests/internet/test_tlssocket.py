@@ -6,15 +6,11 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-import pytest
-
 from tests.internet.tlshelpers import clientContext, inThread, serverContext
 from tests.support import runUntil
 from torsion.internet import error, protocol
 from torsion.internet._tlssocket import HIGH_WATER
 from torsion.internet.defer import Deferred
-
-pytestmark = pytest.mark.tls
 
 CHUNK = b"z" * 16384
 
