@@ -174,3 +174,56 @@ class _Sender(protocol.Protocol):
     def connectionMade(self) -> None:
         self.transport.write(self.payload)
         self.transport.loseConnection()
+
+
+def test_accept_failure_pauses_accepting_instead_of_spinning(reactor: Any) -> None:
+    """An accept() error (EMFILE, typically) is logged; accepting resumes a second later."""
+    import errno
+
+    from torsion.internet import _tls
+
+    port = reactor.listenSSL(
+        0, protocol.Factory.forProtocol(protocol.Protocol), serverContext(), interface="127.0.0.1"
+    )
+    runUntil(reactor, _settle(reactor))
+    acceptor = port._server
+    assert isinstance(acceptor, _tls._Acceptor)
+    calls: list[int] = []
+    real = acceptor._sock
+
+    class Exhausted:
+        def accept(self) -> Any:
+            calls.append(1)
+            raise OSError(errno.EMFILE, "Too many open files")
+
+    acceptor._sock = Exhausted()  # type: ignore[assignment]
+    raw = socket.create_connection(("127.0.0.1", port.getHost().port))
+    try:
+        runUntil(reactor, _until(reactor, lambda: bool(calls)))
+        runUntil(reactor, _settle(reactor))
+        assert calls == [1]  # the reader is off: no retry loop
+        # About a second later accepting resumes (and meets the error again).
+        runUntil(reactor, _until(reactor, lambda: len(calls) == 2), timeout=5)
+    finally:
+        acceptor._sock = real
+        raw.close()
+    runUntil(reactor, port.stopListening())
+
+
+def _settle(reactor: Any) -> Deferred[None]:
+    d: Deferred[None] = Deferred()
+    reactor.callLater(0.05, d.callback, None)
+    return d
+
+
+def _until(reactor: Any, condition: Any) -> Deferred[None]:
+    d: Deferred[None] = Deferred()
+
+    def check() -> None:
+        if condition():
+            d.callback(None)
+        else:
+            reactor.callLater(0.01, check)
+
+    check()
+    return d

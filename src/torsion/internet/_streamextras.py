@@ -247,9 +247,9 @@ class SocketInfo:
 
         Twisted: ``ITLSTransport.startTLS``.  Bytes written before the call
         are sent in plaintext first; bytes written after it are encrypted.
-        See :func:`torsion.internet._tls.startTLS`.
+        See :func:`torsion.internet._starttls.startTLS`.
         """
-        from torsion.internet._tls import startTLS
+        from torsion.internet._starttls import startTLS
 
         startTLS(self, contextFactory, normal)
 

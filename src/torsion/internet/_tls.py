@@ -23,10 +23,8 @@ import sys
 from typing import Any
 
 from torsion.internet import error, tcp
-from torsion.internet._pending import PendingTransport
 from torsion.internet._tlssocket import SocketTLSTransport, handshake, sharedReadBuffer
 from torsion.python import log
-from torsion.python.failure import Failure
 
 __all__ = [
     "HANDSHAKE_TIMEOUT",
@@ -37,7 +35,6 @@ __all__ = [
     "ReactorSSLMixin",
     "Server",
     "contextFor",
-    "startTLS",
 ]
 
 #: Seconds a TLS handshake may take before the connection is dropped.
@@ -190,6 +187,7 @@ class _Acceptor:
         self._port = port
         self._fd = sock.fileno()
         self._active = False
+        self._resumeCall: Any = None
 
     def start(self) -> None:
         self._active = True
@@ -199,6 +197,9 @@ class _Acceptor:
         if self._active:
             self._active = False
             self._loop.remove_reader(self._fd)
+        if self._resumeCall is not None:
+            self._resumeCall.cancel()
+            self._resumeCall = None
 
     def _accept(self) -> None:
         port = self._port
@@ -212,7 +213,7 @@ class _Acceptor:
                 # second instead of spinning (as asyncio's servers do).
                 log.msg(f"Could not accept a connection on {port!r}: {e}")
                 self._loop.remove_reader(self._fd)
-                self._loop.call_later(1.0, self._resume)
+                self._resumeCall = self._loop.call_later(1.0, self._resume)
                 return
             conn.setblocking(False)
             try:
@@ -224,6 +225,7 @@ class _Acceptor:
             task.add_done_callback(port._handshakes.discard)
 
     def _resume(self) -> None:
+        self._resumeCall = None
         if self._active:
             self._loop.add_reader(self._fd, self._accept)
 
@@ -282,113 +284,6 @@ class Connector(tcp.Connector):
 
     def _makeTransport(self) -> Client:
         return Client(self)
-
-
-def startTLS(
-    conn: Any,
-    contextFactory: Any,
-    normal: bool = True,
-    handshakeTimeout: float = HANDSHAKE_TIMEOUT,
-    shutdownTimeout: float = SHUTDOWN_TIMEOUT,
-    onHandshake: Any = None,
-) -> None:
-    """Layer TLS over the live connection ``conn`` (STARTTLS).
-
-    Bytes written before the call (including those still being coalesced)
-    go out in plaintext first.  From the call on, reading from the plaintext
-    transport stops (so no handshake bytes reach the protocol) and writes
-    are kept in a :class:`PendingTransport` until ``loop.start_tls`` returns
-    the TLS transport; they are then encrypted and sent in order.  A failed
-    handshake closes the connection; ``connectionLost`` gets the TLS error.
-
-    Args:
-        conn: the connection.
-        contextFactory: an ``ssl.SSLContext`` or an object with ``getContext()``.
-        normal: True to take the TLS role matching the connection's (client
-            for connections we made, server for accepted ones); False for
-            the other one.
-        handshakeTimeout: seconds the handshake may take.
-        shutdownTimeout: seconds to wait for the peer's close_notify.
-        onHandshake: called with no argument once the handshake succeeded.
-
-    Raises:
-        RuntimeError: if TLS is already active on the connection.
-    """
-    if conn.TLS:
-        raise RuntimeError("TLS is already active on this connection")
-    client = conn._tlsClientDefault if normal else not conn._tlsClientDefault
-    context, hostname = contextFor(contextFactory, server=not client)
-    if conn._lost or not conn.connected or conn._t is None:
-        return
-    if client and hostname is None:
-        connector = getattr(conn, "connector", None)
-        if connector is not None and not hasattr(connector, "address"):
-            hostname = connector.host  # the name given to connectTCP
-        else:
-            hostname = getattr(conn.getPeer(), "host", None)  # None for UNIX sockets
-    conn._flush()
-    old = conn._t
-    loop: Any = conn.reactor._getLoop()
-    conn.TLS = True
-    old.pause_reading()
-    handshake: asyncio.Future[Any] | None = None
-
-    def abort() -> None:
-        # Before start_tls has run, cancelling keeps it from touching the
-        # transport at all; later, it makes start_tls close it.
-        if handshake is not None:
-            handshake.cancel()
-        old.abort()
-
-    pending = PendingTransport(old, abort)
-    conn._t = pending
-    handshake = task = asyncio.ensure_future(
-        loop.start_tls(
-            old,
-            conn,
-            context,
-            server_side=not client,
-            server_hostname=hostname if client else None,
-            **_timeouts(loop, handshakeTimeout, shutdownTimeout),
-        ),
-        loop=loop,
-    )
-
-    def finish(reason: BaseException) -> None:
-        # asyncio's TLS layer does not report a connection lost during the
-        # handshake to the application protocol: do it here, once.
-        if not conn._lost:
-            conn._connectionLost(conn._reason or Failure._withoutTraceback(reason))
-
-    def started(task: asyncio.Future[Any]) -> None:
-        new = None if task.cancelled() or task.exception() else task.result()
-        if new is None:
-            exc = None if task.cancelled() else task.exception()
-            reason = _handshakeError(exc or ConnectionAbortedError(), handshakeTimeout)
-            if not isinstance(reason, ssl.SSLError):
-                reason = error.ConnectionLost(str(reason))
-            if not conn._lost and conn._reason is None:
-                conn._reason = Failure._withoutTraceback(reason)
-            old.abort()
-            loop.call_soon(finish, reason)
-            return
-        if conn._lost:
-            new.abort()
-            return
-        conn._t = new
-        try:
-            pending.attach(new)
-        except Exception:
-            log.err(None, "Error sending data queued during the TLS handshake")
-            new.abort()
-            return
-        if onHandshake is not None:
-            try:
-                conn.reactor._dispatch(onHandshake)
-            except Exception:
-                conn._protocolError()
-
-    task.add_done_callback(started)
 
 
 class ReactorSSLMixin:

@@ -29,8 +29,8 @@ from torsion.internet._endpointstrings import (
     tcpClientArguments,
     text,
 )
+from torsion.internet._starttls import startTLS
 from torsion.internet._streamendpoints import connectWith
-from torsion.internet._tls import startTLS
 from torsion.internet.ssl import (
     Certificate,
     CertificateOptions,

@@ -9,7 +9,7 @@ readiness (``add_reader``/``add_writer``).  Per 10 KiB echo that is 37%
 fewer user-space instructions than the loop's TLS layer (valgrind: 114,746
 against 180,596) for one more ``read`` system call (OpenSSL reads a record's
 header, then its body).  STARTTLS on a live connection still uses the
-loop's ``start_tls`` (see :func:`torsion.internet._tls.startTLS`).
+loop's ``start_tls`` (see :func:`torsion.internet._starttls.startTLS`).
 
 :class:`SocketTLSTransport` has the part of the ``asyncio.Transport``
 interface that :class:`torsion.internet._stream.Connection` uses, with the
