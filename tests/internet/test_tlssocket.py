@@ -227,3 +227,40 @@ def _until(reactor: Any, condition: Any) -> Deferred[None]:
 
     check()
     return d
+
+
+def test_shutdown_timeout_covers_unsent_data(reactor: Any) -> None:
+    """loseConnection with data the peer never reads: dropped after shutdownTimeout."""
+    lost: Deferred[Any] = Deferred()
+    held: list[Any] = []
+
+    class FloodThenClose(protocol.Protocol):
+        def connectionMade(self) -> None:
+            self.transport.getHandle().setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 32768)
+            self.transport.write(b"f" * (4 * 1024 * 1024))
+            self.transport.loseConnection()
+
+        def connectionLost(self, reason: Any) -> None:
+            lost.callback([reason])
+
+    port = reactor.listenSSL(
+        0,
+        protocol.Factory.forProtocol(FloodThenClose),
+        serverContext(),
+        interface="127.0.0.1",
+        shutdownTimeout=0.3,
+    )
+
+    def client() -> None:
+        raw = socket.create_connection(("127.0.0.1", port.getHost().port), timeout=10)
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32768)
+        held.append(clientContext().wrap_socket(raw, server_hostname="localhost"))
+
+    try:
+        runUntil(reactor, inThread(reactor, client))
+        [reason] = runUntil(reactor, lost, timeout=5)
+        assert reason.check(error.ConnectionLost, error.ConnectionDone)
+    finally:
+        for s in held:
+            s.close()
+    runUntil(reactor, port.stopListening())

@@ -17,8 +17,8 @@ same semantics: ``eof_received`` on the peer's close_notify,
 ``connection_lost(None)`` on a TCP end without one (the connection reports
 ``ConnectionLost``), ``connection_lost(exc)`` on a TLS or socket error,
 ``pause_writing``/``resume_writing`` around a 64 KiB buffer, and ``close()``
-flushing, sending close_notify and waiting for the peer's (at most the
-shutdown timeout) before closing the socket.
+flushing, sending close_notify and waiting for the peer's (all of it within
+the shutdown timeout) before closing the socket.
 """
 
 from __future__ import annotations
@@ -311,12 +311,15 @@ class SocketTLSTransport(asyncio.Transport):
             return
         self._closing = True
         self._stopReading()
+        # As in the loop's TLS layer, the timeout covers sending what is
+        # buffered as well as the close_notify exchange: a peer that stops
+        # reading cannot keep the connection open.
+        self._timer = self._loop.call_later(self._shutdownTimeout, self._lose, None)
         if not self._out:
             self._startShutdown()
 
     def _startShutdown(self) -> None:
         self._shuttingDown = True
-        self._timer = self._loop.call_later(self._shutdownTimeout, self._lose, None)
         self._sendCloseNotify()
 
     def _sendCloseNotify(self) -> None:
