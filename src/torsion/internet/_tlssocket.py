@@ -157,6 +157,7 @@ class SocketTLSTransport(asyncio.Transport):
         self._readPaused = False  # by pause_reading()
         self._writing = False  # the writer callback is registered
         self._writePaused = False  # the protocol was told pause_writing()
+        self._writeWantsRead = False  # a buffered write waits for the peer's data
         self._closing = False  # close() was called
         self._shuttingDown = False  # close_notify is being exchanged
         self._closed = False  # the socket is closed
@@ -185,6 +186,11 @@ class SocketTLSTransport(asyncio.Transport):
     def _onReadable(self) -> None:
         if not self._reading:
             return
+        if self._writeWantsRead:
+            self._writeWantsRead = False
+            self._onWritable()
+            if not self._reading:
+                return
         tls = self._tls
         view = self._view
         protocol = self._protocol
@@ -243,12 +249,13 @@ class SocketTLSTransport(asyncio.Transport):
             try:
                 self._tls.send(data)
                 return
-            except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError):
-                pass  # keep it, and the same bytes are sent again when writable
+            except (ssl.SSLWantWriteError, BlockingIOError):
+                self._startWriting()  # the same bytes are sent again when writable
+            except ssl.SSLWantReadError:
+                self._writeWantsRead = True  # ... or once the peer sent something
             except (ssl.SSLError, OSError) as e:
                 self._lose(e)
                 return
-            self._startWriting()
         data = bytes(data)
         self._out.append(data)
         self._outSize += len(data)
@@ -270,8 +277,16 @@ class SocketTLSTransport(asyncio.Transport):
                 tls.send(data)  # all of it, or raises (and is retried as is)
                 out.popleft()
                 self._outSize -= len(data)
-        except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError):
+        except (ssl.SSLWantWriteError, BlockingIOError):
             pass
+        except ssl.SSLWantReadError:
+            # A renegotiation needs the peer's answer first: wait for it
+            # instead of for writability (which would spin).
+            self._writeWantsRead = True
+            if self._writing:
+                self._writing = False
+                self._loop.remove_writer(self._fd)
+            return
         except (ssl.SSLError, OSError) as e:
             self._lose(e)
             return
