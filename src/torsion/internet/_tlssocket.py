@@ -278,7 +278,7 @@ class SocketTLSTransport(asyncio.Transport):
                 out.popleft()
                 self._outSize -= len(data)
         except (ssl.SSLWantWriteError, BlockingIOError):
-            pass
+            self._startWriting()  # (not registered when called from _onReadable)
         except ssl.SSLWantReadError:
             # A renegotiation needs the peer's answer first: wait for it
             # instead of for writability (which would spin).
