@@ -40,6 +40,22 @@ class BenchError(RuntimeError):
 CACHEGRIND = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
 
 
+def stopCachegrind(proc: subprocess.Popen[Any], what: str, sig: int = signal.SIGTERM) -> int:
+    """Stop a server running under :data:`CACHEGRIND` and return its total.
+
+    The server gets half a second to finish what it was answering, then
+    ``sig``; it is killed if it has not exited two minutes later.
+    """
+    time.sleep(0.5)
+    proc.send_signal(sig)
+    try:
+        _, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+    return cachegrindTotal(err or b"", what)
+
+
 def cachegrindTotal(stderr: str | bytes, what: str) -> int:
     """The instruction total (``I refs``) in cachegrind's report on ``stderr``.
 

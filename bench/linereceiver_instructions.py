@@ -22,14 +22,12 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from bench.harness import CACHEGRIND, cachegrindTotal
+from bench.harness import CACHEGRIND, stopCachegrind
 from bench.linereceiver import makeBatch
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,10 +58,7 @@ def countInstructions(kind: str, workload: str, packets: int, lines: int) -> int
                 if not chunk:
                     raise RuntimeError(f"the {kind} server closed the connection")
                 received += len(chunk)
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=120)
-    return cachegrindTotal(err, kind)
+    return stopCachegrind(proc, kind)
 
 
 def main(argv: list[str] | None = None) -> None:

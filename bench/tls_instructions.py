@@ -23,10 +23,9 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 
-from bench.harness import CACHEGRIND, cachegrindTotal
+from bench.harness import CACHEGRIND, stopCachegrind
 from bench.tls_echo import ROOT, SERVERS, makeCertificate
 
 
@@ -54,14 +53,7 @@ def countInstructions(name: str, cert: str, key: str, echoes: int, size: int) ->
                     if not chunk:
                         raise RuntimeError(f"the {name} server closed the connection")
                     received += len(chunk)
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
-    try:
-        _, err = proc.communicate(timeout=120)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        _, err = proc.communicate()
-    return cachegrindTotal(err, name)
+    return stopCachegrind(proc, name, signal.SIGINT)
 
 
 def main(argv: list[str] | None = None) -> None:
