@@ -206,3 +206,19 @@ def test_sendstring_of_text_raises_inside_dispatch(bare_reactor: AsyncioReactor)
     conn, t = attach(bare_reactor, Sender())
     conn.data_received(b"\x00\x00\x00\x01x")
     assert errors == [TypeError] and t.writes == []
+
+
+def test_bytes_subclass_write_does_not_flush_early(bare_reactor: AsyncioReactor) -> None:
+    """A bytes subclass takes write()'s slower path but is still coalesced."""
+
+    class Tagged(bytes):
+        pass
+
+    class Mixed(basic.LineReceiver):
+        def lineReceived(self, line: bytes) -> None:
+            self.transport.write(Tagged(b"<"))
+            self.sendLine(line)
+
+    conn, t = attach(bare_reactor, Mixed())
+    conn.data_received(b"a\r\nb\r\n")
+    assert t.writes == [b"<a\r\n<b\r\n"]

@@ -84,10 +84,9 @@ class Connection(FlowControl, SocketInfo, asyncio.BaseProtocol):
         # the current dispatch (and is writable), else None: write() then
         # only appends.  LineReceiver.sendLine and IntNStringReceiver's
         # sendString append to it directly (one call less per message), but
-        # only when
-        # ``_writeSinkOwner`` is the transport they hold: not through a
-        # wrapper that forwards attributes, nor when a subclass has its
-        # own ``write``.
+        # only when ``_writeSinkOwner`` is the transport they hold: not
+        # through a wrapper that forwards attributes, nor when a subclass
+        # has its own ``write``.
         self._writeSink: list[bytes] | None = None
         self._writeSinkOwner = self if type(self).write is Connection.write else None
         # Read by protocols once per message (LineReceiver checks
@@ -272,9 +271,11 @@ class Connection(FlowControl, SocketInfo, asyncio.BaseProtocol):
         if not self._writable or not data:
             return
         if sink is not None:
-            # FLUSH_COUNT writes in one dispatch: hand them over now.
+            # A bytes subclass, or FLUSH_COUNT writes in this dispatch
+            # already: the latter are handed over now.
             sink.append(data)
-            self._flush()
+            if len(sink) > FLUSH_COUNT:
+                self._flush()
         elif self.reactor._dispatching:
             pending = self._pending
             if not pending and self.reactor._dispatching is not self:
