@@ -59,3 +59,15 @@ def traceOnTwistedTransport(proto: Any, chunks: list[bytes]) -> list[tuple[Any, 
             proto.trace.append(("resumed", transport.value()))
             transport.clear()
     return proto.trace  # type: ignore[no-any-return]
+
+
+def sameAsTwisted(build: Any, chunks: list[bytes]) -> list[tuple[Any, ...]]:
+    """Trace ``build(module)()``'s receiver on ``chunks`` for torsion's and
+    Twisted's ``protocols.basic``; assert the traces are equal; return ours."""
+    from twisted.protocols import basic as twistedBasic
+
+    from torsion.protocols import basic as torsionBasic
+
+    ours = traceOnTwistedTransport(build(torsionBasic)(), chunks)
+    assert ours == traceOnTwistedTransport(build(twistedBasic)(), chunks)
+    return ours

@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 from twisted.internet.testing import StringTransport as TwistedStringTransport
-from twisted.protocols import basic as twistedBasic
 
-from tests.protocols.helpers import traceOnTwistedTransport
+from tests.protocols.helpers import sameAsTwisted
 from torsion.protocols import basic as torsionBasic
 
 Trace = list[tuple[Any, ...]]
@@ -51,14 +50,8 @@ def receiverClass(module: Any, actions: dict[bytes, Action]) -> type:
     return Recording
 
 
-def run(module: Any, actions: dict[bytes, Action], chunks: list[bytes]) -> Trace:
-    return traceOnTwistedTransport(receiverClass(module, actions)(), chunks)
-
-
 def same(actions: dict[bytes, Action], *chunks: bytes) -> Trace:
-    ours = run(torsionBasic, actions, list(chunks))
-    assert ours == run(twistedBasic, actions, list(chunks))
-    return ours
+    return sameAsTwisted(lambda module: receiverClass(module, actions), list(chunks))
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ import pytest
 from twisted.internet.testing import StringTransport as TwistedStringTransport
 from twisted.protocols import basic as twistedBasic
 
-from tests.protocols.helpers import traceOnTwistedTransport
+from tests.protocols.helpers import sameAsTwisted, traceOnTwistedTransport
 from torsion.protocols import basic as torsionBasic
 
 Trace = list[tuple[Any, ...]]
@@ -55,9 +55,7 @@ def run(module: Any, actions: dict[bytes, Action], chunks: list[bytes]) -> Trace
 
 
 def same(actions: dict[bytes, Action], *chunks: bytes) -> Trace:
-    ours = run(torsionBasic, actions, list(chunks))
-    assert ours == run(twistedBasic, actions, list(chunks))
-    return ours
+    return sameAsTwisted(lambda module: receiverClass(module, actions), list(chunks))
 
 
 @pytest.mark.parametrize(
