@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import sys
 from typing import Any
 
 from torsion.internet import error
@@ -18,13 +19,20 @@ from torsion.internet._tls import (
     HANDSHAKE_TIMEOUT,
     SHUTDOWN_TIMEOUT,
     _handshakeError,
-    _timeouts,
     contextFor,
 )
 from torsion.python import log
 from torsion.python.failure import Failure
 
 __all__ = ["startTLS"]
+
+
+def _timeouts(loop: Any, handshake: float, shutdown: float) -> dict[str, float]:
+    kwargs = {"ssl_handshake_timeout": handshake}
+    # The stdlib loop takes ssl_shutdown_timeout from Python 3.11 on; uvloop always.
+    if sys.version_info >= (3, 11) or not isinstance(loop, asyncio.BaseEventLoop):
+        kwargs["ssl_shutdown_timeout"] = shutdown
+    return kwargs
 
 
 def startTLS(

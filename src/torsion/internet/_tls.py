@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
-import sys
 from typing import Any
 
 from torsion.internet import error, tcp
@@ -81,14 +80,6 @@ def contextFor(contextFactory: Any, server: bool) -> tuple[ssl.SSLContext, str |
         other = "client" if server else "server"
         raise ValueError(f"a {other}-side SSLContext was given for the {side} side")
     return context, hostname
-
-
-def _timeouts(loop: Any, handshake: float, shutdown: float) -> dict[str, float]:
-    kwargs = {"ssl_handshake_timeout": handshake}
-    # The stdlib loop takes ssl_shutdown_timeout from Python 3.11 on; uvloop always.
-    if sys.version_info >= (3, 11) or not isinstance(loop, asyncio.BaseEventLoop):
-        kwargs["ssl_shutdown_timeout"] = shutdown
-    return kwargs
 
 
 def _handshakeError(exc: BaseException, handshakeTimeout: float) -> BaseException:
