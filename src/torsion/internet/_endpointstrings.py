@@ -215,6 +215,11 @@ def tcpClientArguments(
         keywords=("host", "port", "timeout", "bindAddress", *extraKeywords),
         required=("host", "port"),
     )
+    return clientAddress(a)
+
+
+def clientAddress(a: Mapping[str, str]) -> tuple[str, int, int | float, tuple[str, int] | None]:
+    """Host, port, timeout (default 30 s) and bind address of bound client arguments."""
     bindAddress = a.get("bindAddress")
     return (
         text(a["host"], "host"),

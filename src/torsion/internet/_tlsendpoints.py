@@ -23,9 +23,9 @@ from torsion.internet import error
 from torsion.internet._defer import Deferred, execute
 from torsion.internet._endpointstrings import (
     bindArguments,
+    clientAddress,
     nonNegativeInt,
     portNumber,
-    seconds,
     tcpClientArguments,
     text,
 )
@@ -355,17 +355,9 @@ def parseClientTLS(reactor: Any, *args: str, **kwargs: str) -> SSL4ClientEndpoin
         ValueError: for missing, unknown or bad arguments.
     """
     a = bindArguments("tls", args, kwargs, _TLS_CLIENT_ARGUMENTS, required=("host", "port"))
-    host = text(a["host"], "host")
-    bindAddress = a.get("bindAddress")
+    host, port, timeout, bindAddress = clientAddress(a)
     options = _clientOptions(host, a.get("trustRoots"), a.get("certificate"), a.get("privateKey"))
-    return SSL4ClientEndpoint(
-        reactor,
-        host,
-        portNumber(a["port"]),
-        options,
-        seconds(a.get("timeout", "30")),
-        None if bindAddress is None else (text(bindAddress, "bindAddress"), 0),
-    )
+    return SSL4ClientEndpoint(reactor, host, port, options, timeout, bindAddress)
 
 
 _TLS_CLIENT_ARGUMENTS = (
