@@ -158,7 +158,7 @@ class SocketTLSTransport(asyncio.Transport):
         self._writing = False  # the writer callback is registered
         self._writePaused = False  # the protocol was told pause_writing()
         self._writeWantsRead = False  # a buffered write waits for the peer's data
-        self._closing = False  # close() was called
+        self._closing = False  # close() was called, or the socket is closed
         self._shuttingDown = False  # close_notify is being exchanged
         self._closed = False  # the socket is closed
         self._timer: asyncio.TimerHandle | None = None
@@ -166,7 +166,7 @@ class SocketTLSTransport(asyncio.Transport):
     def start(self) -> None:
         """Tell the protocol the connection is made, then start reading."""
         self._protocol.connection_made(self)
-        if not self._closing and not self._closed and not self._readPaused:
+        if not self._closing and not self._readPaused:
             self._startReading()
 
     # -- reading ---------------------------------------------------------------
@@ -218,7 +218,7 @@ class SocketTLSTransport(asyncio.Transport):
         self._loop.remove_writer(self._fd)
         if self._writing:
             self._loop.add_writer(self._fd, self._onWritable)
-        if not self._closing and not self._closed and not self._readPaused:
+        if not self._closing and not self._readPaused:
             self._startReading()
             self._onReadable()
 
@@ -234,7 +234,7 @@ class SocketTLSTransport(asyncio.Transport):
     def resume_reading(self) -> None:
         if self._readPaused:
             self._readPaused = False
-            if not self._closing and not self._closed:
+            if not self._closing:
                 self._startReading()
 
     def is_reading(self) -> bool:
@@ -243,7 +243,7 @@ class SocketTLSTransport(asyncio.Transport):
     # -- writing ---------------------------------------------------------------
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        if self._closing or self._closed or not data:
+        if self._closing or not data:
             return
         if not self._out:
             try:
@@ -318,11 +318,11 @@ class SocketTLSTransport(asyncio.Transport):
     # -- closing ---------------------------------------------------------------
 
     def is_closing(self) -> bool:
-        return self._closing or self._closed
+        return self._closing
 
     def close(self) -> None:
         """Send what is buffered, then close_notify; close after the peer's."""
-        if self._closing or self._closed:
+        if self._closing:
             return
         self._closing = True
         self._stopReading()
