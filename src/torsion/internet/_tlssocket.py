@@ -5,10 +5,11 @@ memory BIOs: every record is copied from the socket into a BIO, decrypted
 out of it, and every reply is encrypted into another BIO and copied out
 again, with the bookkeeping in between.  Here OpenSSL reads and writes the
 non-blocking socket directly (``ssl.SSLSocket``) and the loop only reports
-readiness (``add_reader``/``add_writer``).  Per 10 KiB echo that is 37%
-fewer user-space instructions than the loop's TLS layer (valgrind: 114,746
-against 180,596) for one more ``read`` system call (OpenSSL reads a record's
-header, then its body).  STARTTLS on a live connection still uses the
+readiness (``add_reader``/``add_writer``).  Per 10 KiB echo, torsion's
+server runs 35% fewer user-space instructions this way than over the loop's
+TLS layer (``python -m bench.tls_instructions``: 118,207 against 180,596)
+for one more ``read`` system call (OpenSSL reads a record's header, then its
+body).  STARTTLS on a live connection still uses the
 loop's ``start_tls`` (see :func:`torsion.internet._starttls.startTLS`).
 
 :class:`SocketTLSTransport` has the part of the ``asyncio.Transport``
