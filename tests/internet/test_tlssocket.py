@@ -21,7 +21,8 @@ class Streamer(protocol.Protocol):
     Small socket buffers on both sides make the pause come early.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, pausedOnce: Deferred[None]) -> None:
+        self.pausedOnce = pausedOnce
         self.pauses = 0
         self.sent = 0
         self.paused = False
@@ -34,6 +35,8 @@ class Streamer(protocol.Protocol):
     def pauseProducing(self) -> None:
         self.pauses += 1
         self.paused = True
+        if not self.pausedOnce.called:
+            self.pausedOnce.callback(None)
 
     def resumeProducing(self) -> None:
         self.paused = False
@@ -74,8 +77,10 @@ def test_push_producer_is_paced_by_a_slow_tls_reader(reactor: Any) -> None:
     """The sender is paused while the peer reads nothing; everything arrives after."""
     streamers: list[Streamer] = []
 
+    paused: Deferred[None] = Deferred()
+
     def build() -> Streamer:
-        streamers.append(Streamer())
+        streamers.append(Streamer(paused))
         return streamers[-1]
 
     port = reactor.listenSSL(
@@ -89,17 +94,7 @@ def test_push_producer_is_paced_by_a_slow_tls_reader(reactor: Any) -> None:
         protocol.ClientFactory.forProtocol(lambda: reader),
         clientContext(),
     )
-    # Wait until the sender has been paused (the kernel buffers filled).
-    waited: Deferred[None] = Deferred()
-
-    def check() -> None:
-        if streamers and streamers[0].pauses:
-            waited.callback(None)
-        else:
-            reactor.callLater(0.01, check)
-
-    check()
-    runUntil(reactor, waited)
+    runUntil(reactor, paused)  # the kernel buffers filled, then ours
     streamer = streamers[0]
     assert streamer.transport._t.get_write_buffer_size() > HIGH_WATER
     reader.release()
@@ -117,16 +112,7 @@ def test_stop_listening_cancels_handshakes_in_progress(reactor: Any) -> None:
     number = port.getHost().port
     raw = socket.create_connection(("127.0.0.1", number))
     try:
-        waited: Deferred[None] = Deferred()
-
-        def check() -> None:
-            if port._handshakes:
-                waited.callback(None)
-            else:
-                reactor.callLater(0.01, check)
-
-        check()
-        runUntil(reactor, waited)
+        runUntil(reactor, _until(reactor, lambda: bool(port._handshakes)))
         runUntil(reactor, port.stopListening())
         raw.settimeout(5)
         assert runUntil(reactor, inThread(reactor, lambda: raw.recv(10))) == b""
@@ -185,25 +171,27 @@ def test_accept_failure_pauses_accepting_instead_of_spinning(reactor: Any) -> No
     port = reactor.listenSSL(
         0, protocol.Factory.forProtocol(protocol.Protocol), serverContext(), interface="127.0.0.1"
     )
-    runUntil(reactor, _settle(reactor))
+    runUntil(reactor, _until(reactor, lambda: port._server is not None))
     acceptor = port._server
     assert isinstance(acceptor, _tls._Acceptor)
-    calls: list[int] = []
+    calls: list[Deferred[None]] = [Deferred(), Deferred()]
     real = acceptor._sock
 
     class Exhausted:
         def accept(self) -> Any:
-            calls.append(1)
+            fired = [d for d in calls if not d.called]
+            if fired:
+                fired[0].callback(None)
             raise OSError(errno.EMFILE, "Too many open files")
 
     acceptor._sock = Exhausted()  # type: ignore[assignment]
     raw = socket.create_connection(("127.0.0.1", port.getHost().port))
     try:
-        runUntil(reactor, _until(reactor, lambda: bool(calls)))
-        runUntil(reactor, _settle(reactor))
-        assert calls == [1]  # the reader is off: no retry loop
+        runUntil(reactor, calls[0])
+        runUntil(reactor, _settle(reactor))  # time for a retry loop to show
+        assert not calls[1].called  # the reader is off: no retry loop
         # About a second later accepting resumes (and meets the error again).
-        runUntil(reactor, _until(reactor, lambda: len(calls) == 2), timeout=5)
+        runUntil(reactor, calls[1], timeout=5)
     finally:
         acceptor._sock = real
         raw.close()
@@ -211,12 +199,14 @@ def test_accept_failure_pauses_accepting_instead_of_spinning(reactor: Any) -> No
 
 
 def _settle(reactor: Any) -> Deferred[None]:
+    """Fires 50 ms later: for checking that something does *not* happen."""
     d: Deferred[None] = Deferred()
     reactor.callLater(0.05, d.callback, None)
     return d
 
 
 def _until(reactor: Any, condition: Any) -> Deferred[None]:
+    """Fires once ``condition()`` holds, checked every 10 ms (state with no event)."""
     d: Deferred[None] = Deferred()
 
     def check() -> None:
