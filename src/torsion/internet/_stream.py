@@ -68,7 +68,7 @@ class Connection(FlowControl, SocketInfo, asyncio.BaseProtocol):
     producer: Any = None
     streamingProducer = False
     connected = 0
-    disconnecting = 0
+    disconnecting = False
     disconnected = 0
     logstr = "Uninitialized"
     TLS = False
@@ -93,7 +93,7 @@ class Connection(FlowControl, SocketInfo, asyncio.BaseProtocol):
         # ``transport.disconnecting`` after every line): instance attributes
         # are cheaper to read than class attributes on CPython 3.11.
         self.connected = 0
-        self.disconnecting = 0
+        self.disconnecting = False
         self.disconnected = 0
         self._writable = False
         self._reason: Failure | None = None
@@ -347,7 +347,7 @@ class Connection(FlowControl, SocketInfo, asyncio.BaseProtocol):
         """
         if not self.connected or self.disconnecting or self._lost:
             return
-        self.disconnecting = 1
+        self.disconnecting = True
         if self.producer is not None:
             self._pauseReading()
             return
@@ -368,7 +368,7 @@ class Connection(FlowControl, SocketInfo, asyncio.BaseProtocol):
         if self._lost or self._aborted:
             return
         self._aborted = True
-        self.disconnecting = 1
+        self.disconnecting = True
         if self._reason is None:
             self._reason = Failure._withoutTraceback(error.ConnectionAborted())
         self._writable = False

@@ -176,11 +176,14 @@ class LineReceiver(protocol.Protocol, _PauseableMixin):
                     # longer than lineBound (the size of the bytes split),
                     # so lines are measured only when that exceeds the limit.
                     longest = lines.lineBound
+                    # (The transport is read once per batch: protocols do
+                    # not swap it from lineReceived; its flag is re-read.)
+                    transport = self.transport
                     for line in lines.pending:
                         if longest > self.MAX_LENGTH and len(line) > self.MAX_LENGTH:
                             return self.lineLengthExceeded(line + delimiter + lines.takeAll())
                         why = self.lineReceived(line)
-                        if why or (self.transport and self.transport.disconnecting):
+                        if why or (transport and transport.disconnecting):
                             return why
                         if self.paused or not self.line_mode or self.delimiter is not delimiter:
                             break
