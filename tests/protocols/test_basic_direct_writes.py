@@ -3,8 +3,9 @@
 Inside a dispatch, ``LineReceiver.sendLine`` and ``IntNStringReceiver.sendString``
 skip ``transport.write`` when the transport is torsion's own ``Connection``
 (one Python call less per message).  These tests pin down that the shortcut
-is invisible: same bytes, same order, same errors, the same flush bound, and
-never taken through a wrapper or a subclass with its own ``write``.
+is invisible (same bytes, same order, same errors) and never taken through
+a wrapper or a subclass with its own ``write``.  Unlike ``write`` it has no
+count bound: the writes of one callback go out together when it returns.
 """
 
 from __future__ import annotations
@@ -77,21 +78,43 @@ def test_lines_answered_in_one_write(bare_reactor: AsyncioReactor) -> None:
     assert t.writes == [lines(10)]
 
 
-def test_flush_bound_holds_for_sendline(bare_reactor: AsyncioReactor) -> None:
-    """More lines than FLUSH_COUNT in one packet: handed over early, in order."""
+def test_sendline_collects_a_whole_packet(bare_reactor: AsyncioReactor) -> None:
+    """More lines than FLUSH_COUNT in one packet: still one write, in order.
+
+    The direct path has no count bound (Twisted too sends nothing before the
+    callback returns); the packet itself bounds what one dispatch collects.
+    """
     total = 2 * FLUSH_COUNT + 7
-    seen: list[int] = []
-
-    class Watching(Echo):
-        def lineReceived(self, line: bytes) -> None:
-            self.sendLine(line)
-            seen.append(len(self.transport._pending))
-
-    conn, t = attach(bare_reactor, Watching())
+    conn, t = attach(bare_reactor, Echo())
     conn.data_received(lines(total))
-    assert max(seen) <= FLUSH_COUNT
-    assert len(t.writes) == 3
-    assert b"".join(t.writes) == lines(total)
+    assert t.writes == [lines(total)]
+
+
+def test_write_after_many_sendlines_flushes_them_in_order(
+    bare_reactor: AsyncioReactor,
+) -> None:
+    """transport.write keeps its bound and hands over what sendLine collected."""
+
+    class Burst(basic.LineReceiver):
+        def lineReceived(self, line: bytes) -> None:
+            for i in range(FLUSH_COUNT + 1):
+                self.sendLine(b"%d" % i)
+            self.transport.write(b"end\r\n")
+            assert self.transport._pending == []
+
+    conn, t = attach(bare_reactor, Burst())
+    conn.data_received(b"go\r\n")
+    expected = b"".join(b"%d\r\n" % i for i in range(FLUSH_COUNT + 1)) + b"end\r\n"
+    assert b"".join(t.writes) == expected
+    assert len(t.writes) == 1
+
+
+def test_sendstring_collects_a_whole_packet(bare_reactor: AsyncioReactor) -> None:
+    total = 2 * FLUSH_COUNT + 7
+    payload = b"".join(b"\x00\x00\x00\x01" + bytes([65 + i % 26]) for i in range(total))
+    conn, t = attach(bare_reactor, StringEcho())
+    conn.data_received(payload)
+    assert t.writes == [payload]
 
 
 def test_mixed_sendline_and_write_keep_their_order(bare_reactor: AsyncioReactor) -> None:

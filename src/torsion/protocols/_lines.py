@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any, cast
 
 from torsion.internet import protocol
-from torsion.internet._streamextras import FLUSH_COUNT
 from torsion.protocols._linebuffer import LineBuffer
 
 __all__ = ["LineOnlyReceiver", "LineReceiver"]
@@ -240,8 +239,10 @@ class LineReceiver(protocol.Protocol, _PauseableMixin):
 
         Twisted: ``LineReceiver.sendLine``.  When the transport is torsion's
         own and is collecting the writes of the current dispatch, the bytes
-        join its pending writes directly, exactly as its ``write`` would
-        add them; otherwise this calls ``transport.write``.
+        join its pending writes directly (after the same type check as its
+        ``write``, but without its early hand-over after 128 writes: what
+        one callback sends goes out when it returns, as in Twisted);
+        otherwise this calls ``transport.write``.
         """
         data = line + self.delimiter
         transport = self.transport
@@ -249,7 +250,7 @@ class LineReceiver(protocol.Protocol, _PauseableMixin):
             sink = transport._writeSink if transport._writeSinkOwner is transport else None
         except AttributeError:  # not a torsion transport
             sink = None
-        if sink is not None and type(data) is bytes and len(sink) < FLUSH_COUNT:
+        if sink is not None and type(data) is bytes:
             sink.append(data)
             return None
         return transport.write(data)

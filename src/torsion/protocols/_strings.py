@@ -10,7 +10,6 @@ import struct
 from typing import Any, cast
 
 from torsion.internet import protocol
-from torsion.internet._streamextras import FLUSH_COUNT
 from torsion.protocols._framing import (
     LengthLimitExceeded,
     NetstringParseError,
@@ -228,7 +227,7 @@ class IntNStringReceiver(protocol.Protocol, _PauseableMixin):
             sink = transport._writeSink if transport._writeSinkOwner is transport else None
         except AttributeError:
             sink = None
-        if sink is not None and len(sink) < FLUSH_COUNT:
+        if sink is not None:
             sink.append(data)
             return
         transport.write(data)
