@@ -294,3 +294,37 @@ class TestResponseParser:
         with pytest.raises(HTTPParseError) as info:
             self.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n")
         assert info.value.status == 502
+
+
+def test_eachMessageStartsWithFreshState() -> None:
+    """Headers, reason and framing of one message never leak into the next.
+
+    (The parsers reset themselves when a message completes, not from an
+    llhttp ``on_message_begin`` callback.)
+    """
+    seen: list[Any] = []
+
+    class Recording(Sink):
+        def statusReceived(self, version, code, reason, headers, length) -> None:
+            seen.append((code, reason, dict(headers._rawHeaders), length))
+
+    parser = ResponseParser(Recording())
+    parser.feed(
+        b"HTTP/1.1 100 Continue\r\nX-A: 1\r\n\r\n"
+        b"HTTP/1.1 200 Fine\r\nContent-Length: 2\r\nX-B: 2\r\n\r\nok"
+    )
+    parser.feed(b"HTTP/1.1 404 Gone\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+    assert seen == [
+        (100, b"Continue", {b"x-a": [b"1"]}, 0),
+        (200, b"Fine", {b"content-length": [b"2"], b"x-b": [b"2"]}, 2),
+        (404, b"Gone", {b"transfer-encoding": [b"chunked"]}, None),
+    ]
+    events = parseAll(
+        b"POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nx"
+        b"GET /b HTTP/1.1\r\nHost: h\r\n\r\n"
+    )
+    heads = [e for e in events if e[0] == "head"]
+    assert [(h[2], h[4], h[5]) for h in heads] == [
+        (b"/a", [(b"content-length", [b"1"]), (b"host", [b"h"])], 1),
+        (b"/b", [(b"host", [b"h"])], 0),
+    ]

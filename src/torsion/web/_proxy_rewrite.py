@@ -248,8 +248,9 @@ def responseHeaders(
     raw: dict[bytes, list[bytes]], via: bytes | None, keepLength: bool = True
 ) -> dict[bytes, list[bytes]]:
     """Response headers for the client: hop-by-hop removed, ``Via`` added."""
-    drop = hopByHop(raw.get(b"connection"))
-    out = {k: v for k, v in raw.items() if k not in drop}
+    out = raw.copy()
+    for name in hopByHop(raw.get(b"connection")).intersection(raw):
+        del out[name]
     if not keepLength:
         out.pop(b"content-length", None)
     if via is not None:
