@@ -181,18 +181,16 @@ class HTTPChannel(ChannelFlow, protocol.Protocol):
         req.clientproto = version
         req._length = length
         req._received = False
-        req._started = False
-        req._early = None
-        req._buffered = 0
         req._persistent = keepAlive and version == _HTTP11
         req._upgrade = upgrade
         expect = headers._rawHeaders.get(b"expect")
-        req._expect100 = (
+        if (
             expect is not None
             and version == _HTTP11
             and length != 0
             and expect[-1].lower() == b"100-continue"
-        )
+        ):
+            req._expect100 = True
         if not req._streamBody:
             req.gotLength(length)
         self._current = req
@@ -277,7 +275,8 @@ class HTTPChannel(ChannelFlow, protocol.Protocol):
         if not requests or requests[0] is not request:
             raise TypeError("requestDone called for a request that is not the first")
         del requests[0]
-        request._early = None
+        if request._early is not None:
+            request._early = None
         if self._lost:
             return
         if not (request._persistent and request._received) or (
@@ -341,10 +340,10 @@ class HTTPChannel(ChannelFlow, protocol.Protocol):
                 req._persistent = False
             elif not req._persistent and version == _HTTP11 and not req._upgrade:
                 raw[b"connection"] = [b"close"]
-        out = [version + b" " + code + b" " + reason + b"\r\n"]
+        out = [b" ".join((version, code, reason))]
         headers._encode(out)
-        out.append(b"\r\n")
-        self.write(b"".join(out))
+        out.append(b"\r\n")  # joined: the last field's CRLF, then the empty line
+        self.write(b"\r\n".join(out))
 
     def write(self, data: bytes) -> None:
         """Send raw bytes to the client."""

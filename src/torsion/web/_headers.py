@@ -165,11 +165,11 @@ class Headers:
             yield canonicalName(name), values
 
     def _encode(self, out: list[bytes]) -> None:
-        """Append ``Name: value\\r\\n`` lines to ``out`` (wire form)."""
+        """Append ``Name: value`` lines to ``out``, to be joined with CRLF."""
         get = _prefixes.get
         out.extend(
             [
-                (get(name) or _prefix(name)) + value + b"\r\n"
+                (get(name) or _prefix(name)) + value
                 for name, values in self._rawHeaders.items()
                 for value in values
             ]

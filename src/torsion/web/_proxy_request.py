@@ -75,21 +75,19 @@ class ProxyRequest(TunnelMixin, Request):
     _bodyChunked = False
     _retried = False
     _logged = False
-    _target: Target | None = None
-    _hostHeader = b""
+    _route: tuple[Target, bytes] | None = None
     _via: bytes | None = None
+    reactor: Any = None
     _tunnelBytes = 0
 
     def __init__(self, channel: Any, queued: Any = _QUEUED_SENTINEL, reactor: Any = None) -> None:
         super().__init__(channel, queued)
-        self.reactor = reactor
-        # Instance copies of the defaults read per request (cheaper on 3.11).
+        if reactor is not None:
+            self.reactor = reactor
+        # (Few instance defaults: see Request.__init__ on the attribute count.)
         self._client = None
-        self._connector = None
-        self._pending = None
         self._bodyDone = False
         self._logged = False
-        self._tunnelBytes = 0
         self._startTime = channel._seconds() if channel is not None else 0.0
 
     # -- policy -----------------------------------------------------------------------
@@ -199,12 +197,10 @@ class ProxyRequest(TunnelMixin, Request):
         self._via = policy.via
         self._bodyChunked = length is None
         self._upstreamBodyDone = length == 0
-        self._target = target
-        self._hostHeader = hostHeader
         head = requestHead(
             self.method, target.path, hostHeader, raw, length, policy.via, extra, upgrade
         )
-        self._head = head
+        self._route = (target, head)  # for _connect and _retry
         factoryClass = self.protocols[target.scheme]
         key = (factoryClass, target.host, target.port)
         pool = self._getPool()
@@ -222,7 +218,8 @@ class ProxyRequest(TunnelMixin, Request):
     def _connect(
         self, factoryClass: Any, key: Any, target: Target, pool: ConnectionPool, policy: Any
     ) -> None:
-        factory = factoryClass(self.method, target.path, self.clientproto, self._head, b"", self)
+        head = self._route[1] if self._route is not None else b""
+        factory = factoryClass(self.method, target.path, self.clientproto, head, b"", self)
         factory.pool = pool
         factory.key = key
         self._dial(target.host, target.port, factory, policy)
@@ -250,11 +247,11 @@ class ProxyRequest(TunnelMixin, Request):
         """A reused connection died before answering: try once on a new one."""
         if self._retried or self.method not in _IDEMPOTENT or self._length != 0:
             return False
-        if self._disconnected or self.finished or self._target is None:
+        if self._disconnected or self.finished or self._route is None:
             return False
         self._retried = True
         self._client = None
-        target = self._target
+        target = self._route[0]
         factoryClass = self.protocols[target.scheme]
         self._connect(
             factoryClass,
