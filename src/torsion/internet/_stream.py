@@ -27,6 +27,7 @@ import ssl
 import struct
 from typing import Any
 
+from torsion._monomorphic import originalOf, ownCopies
 from torsion.internet import error
 from torsion.internet._streamextras import (
     FLUSH_COUNT,
@@ -73,6 +74,16 @@ class Connection(FlowControl, SocketInfo, asyncio.BaseProtocol):
     logstr = "Uninitialized"
     TLS = False
     _tlsClientDefault = False
+    #: Whether this class's ``write`` is Connection's own (see _writeSinkOwner).
+    _plainWrite = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._plainWrite = originalOf(cls.write) is Connection.write
+        # Each connection class runs these with its own inline caches: a
+        # proxy's server and client connections would otherwise keep
+        # de-specializing each other's attribute reads (see _monomorphic).
+        ownCopies(cls, _HOT_METHODS)
 
     def __init__(self, reactor: Any) -> None:
         self.reactor = reactor
@@ -88,7 +99,7 @@ class Connection(FlowControl, SocketInfo, asyncio.BaseProtocol):
         # through a wrapper that forwards attributes, nor when a subclass
         # has its own ``write``.
         self._writeSink: list[bytes] | None = None
-        self._writeSinkOwner = self if type(self).write is Connection.write else None
+        self._writeSinkOwner = self if self._plainWrite else None
         # Read by protocols once per message (LineReceiver checks
         # ``transport.disconnecting`` after every line): instance attributes
         # are cheaper to read than class attributes on CPython 3.11.
@@ -438,3 +449,7 @@ def prefixOf(obj: Any) -> str:
         except Exception:
             pass
     return str(obj.__class__.__name__)
+
+
+#: The per-message methods each Connection subclass gets its own copy of.
+_HOT_METHODS = ("data_received", "write", "_flush")

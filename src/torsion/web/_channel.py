@@ -336,7 +336,8 @@ class HTTPChannel(ChannelFlow, protocol.Protocol):
         raw = headers._rawHeaders
         conn = raw.get(b"connection")
         if req is not None:
-            if conn is not None and any(b"close" in v.lower() for v in conn):
+            # find(), not `in`: CPython 3.11's `bytes in bytes` first formats and drops a TypeError
+            if conn is not None and any(v.lower().find(b"close") >= 0 for v in conn):
                 req._persistent = False
             elif not req._persistent and version == _HTTP11 and not req._upgrade:
                 raw[b"connection"] = [b"close"]

@@ -58,7 +58,8 @@ def canonicalName(name: bytes) -> bytes:
 
 
 def _sanitize(value: bytes) -> bytes:
-    if b"\r" in value or b"\n" in value:
+    # find(), not `in`: CPython 3.11's `bytes in bytes` first formats and drops a TypeError
+    if value.find(b"\r") >= 0 or value.find(b"\n") >= 0:
         for bad in _LINEAR:
             value = value.replace(bad, b" ")
     return value

@@ -30,6 +30,7 @@ from httptools import (
     HttpResponseParser,
 )
 
+from torsion._monomorphic import ownCopies
 from torsion.web._headers import Headers
 
 __all__ = ["HTTPParseError", "RequestParser", "ResponseParser"]
@@ -80,7 +81,16 @@ class _Base:
         self._dead = False
         self._reset()
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # The request and response parsers run these per message: each gets
+        # its own inline caches (see torsion._monomorphic).
+        ownCopies(cls, ("on_header", "_countFields", "_checkFraming", "_feed", "_resetState"))
+
     def _reset(self) -> None:
+        self._resetState()
+
+    def _resetState(self) -> None:
         self._headers = Headers()
         self._raw = self._headers._rawHeaders
         self._size = 0
@@ -192,7 +202,7 @@ class RequestParser(_Base):
         self.upgraded = False
 
     def _reset(self) -> None:
-        super()._reset()
+        self._resetState()
         self._url = b""
         self._bodySize = 0
 
@@ -277,7 +287,7 @@ class ResponseParser(_Base):
         self._noBody = True
 
     def _reset(self) -> None:
-        super()._reset()
+        self._resetState()
         self._reason = b""
 
     def on_status(self, reason: bytes) -> None:

@@ -137,7 +137,8 @@ class Request:
         if content is not None:
             content.seek(0, 0)
         self.method, self.uri, self.clientproto = command, path, version
-        if b"?" in path:
+        # find(), not `in`: CPython 3.11's `bytes in bytes` first formats and drops a TypeError
+        if path.find(b"?") >= 0:
             self.path, query = path.split(b"?", 1)
             self.args = _parseQS(query)
         else:
