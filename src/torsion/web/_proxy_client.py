@@ -24,6 +24,7 @@ from torsion.web._proxy_rewrite import responseHeaders
 __all__ = ["ConnectionPool", "ProxyClient", "ProxyClientFactory"]
 
 _OVERWRITE = (b"server", b"date", b"content-type")
+_CODES = {code: b"%d" % code for code in range(100, 600)}
 
 
 class ProxyClient(protocol.Protocol):
@@ -58,6 +59,12 @@ class ProxyClient(protocol.Protocol):
     _idleSince = 0.0
     _code = 0
     _lastActivity = 0.0
+    #: Whether handleHeader is ProxyClient's own (headers then move as a dict).
+    _plainHeaders = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._plainHeaders = cls.handleHeader is ProxyClient.handleHeader
 
     def __init__(
         self,
@@ -160,7 +167,7 @@ class ProxyClient(protocol.Protocol):
         self._gotStatus = True
         self._code = code
         self._length = length
-        self.handleStatus(version, b"%d" % code, reason)
+        self.handleStatus(version, _CODES.get(code) or b"%d" % code, reason)
         father = self.father
         if father is None or father.finished:
             return
@@ -169,7 +176,7 @@ class ProxyClient(protocol.Protocol):
             raw = dict(headers._rawHeaders)
         else:
             raw = responseHeaders(headers._rawHeaders, via, length is not None and length >= 0)
-        if type(self).handleHeader is ProxyClient.handleHeader:
+        if self._plainHeaders:
             target = father.responseHeaders._rawHeaders
             if not target:
                 father.responseHeaders._rawHeaders = raw
