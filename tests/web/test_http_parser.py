@@ -328,3 +328,36 @@ def test_eachMessageStartsWithFreshState() -> None:
         (b"/a", [(b"content-length", [b"1"]), (b"host", [b"h"])], 1),
         (b"/b", [(b"host", [b"h"])], 0),
     ]
+
+
+def test_headerSizeLimitWhateverTheFeeds() -> None:
+    """The 16 KiB head limit holds however the bytes are split.
+
+    (Field sizes are only added up when the bytes fed could exceed the
+    limit; these shapes cover the switch between the two modes.)
+    """
+    limit = 16384
+    body = b"b" * 20000
+    near = b"GET / HTTP/1.1\r\nHost: a\r\nX: " + b"a" * (limit - 200) + b"\r\n\r\n"
+    over = b"GET / HTTP/1.1\r\nHost: a\r\nX: " + b"a" * (limit + 10) + b"\r\n\r\n"
+    post = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % len(body)
+    # A head just under the limit: whole, split small then large, one byte at a time.
+    for stream in (near + post + body, near[:100] + near[100:] + post + body):
+        assert parseAll(stream).count(("done",)) == 2
+        assert parseAll(stream, [100]).count(("done",)) == 2
+    assert parseAll(near, list(range(len(near)))).count(("done",)) == 1
+    # Over the limit: in one chunk with a body before it, or small pieces then a large one.
+    for stream, splits in ((post + body + over, None), (over, [50, 100]), (over, [8000])):
+        with pytest.raises(HTTPParseError) as info:
+            parseAll(stream, splits)
+        assert info.value.status == 431
+
+
+def test_trailerSectionSizeLimitAcrossFeeds() -> None:
+    """Trailer fields arriving in many small pieces are still size-limited."""
+    head = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n"
+    trailers = b"".join(b"T-%d: %s\r\n" % (i, b"v" * 2000) for i in range(9)) + b"\r\n"
+    data = head + trailers
+    with pytest.raises(HTTPParseError) as info:
+        parseAll(data, list(range(0, len(data), 500)))
+    assert info.value.status == 431

@@ -79,6 +79,9 @@ class _Base:
         self.maxHeaderBytes = maxHeaderBytes
         self.maxHeaders = maxHeaders
         self._dead = False
+        # Whether on_header must add up field sizes: only when the bytes fed
+        # could exceed maxHeaderBytes (see _feed), and always after a head.
+        self._countSize = True
         self._reset()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -102,12 +105,14 @@ class _Base:
     def on_header(self, name: bytes, value: bytes) -> None:
         # Hot path (one call from llhttp per field).  llhttp (strict) has
         # already refused CR, LF and NUL in values and bad characters in
-        # names.  The size is checked here; the field count and the framing
-        # fields when the head (or the trailer section) is complete: the
-        # size limit already bounds the memory in between.
-        self._size = size = self._size + len(name) + len(value) + 4
-        if size > self.maxHeaderBytes:
-            raise HTTPParseError(431, "header section too large")
+        # names.  The size is checked here when the data fed could exceed
+        # the limit; the field count and the framing fields when the head
+        # (or the trailer section) is complete: the size limit already
+        # bounds the memory in between.
+        if self._countSize:
+            self._size = size = self._size + len(name) + len(value) + 4
+            if size > self.maxHeaderBytes:
+                raise HTTPParseError(431, "header section too large")
         key = name.lower()
         values = self._raw.get(key)
         if values is None:
@@ -153,7 +158,16 @@ class _Base:
         if self._dead:
             raise HTTPParseError(default, "parser already failed")
         if self._headPending:
-            self._rawHead += len(data)
+            # A head parsed during this call holds at most the bytes of it
+            # fed before (_rawHead) plus these: when that cannot exceed the
+            # limit, on_header need not add up field sizes.  (After a head,
+            # trailers and pipelined heads are always counted.)
+            before = self._rawHead
+            count = before + len(data) > self.maxHeaderBytes
+            if count and self._size < before:
+                self._size = before  # this head so far: an upper bound
+            self._countSize = count
+            self._rawHead = before + len(data)
         try:
             self._parser.feed_data(data)
         except HttpParserUpgrade as e:
@@ -218,6 +232,7 @@ class RequestParser(_Base):
         version = self._checkFraming(parser.get_http_version())
         self._raw = {}  # trailers land here and are dropped
         self._headPending = False
+        self._countSize = True  # trailers (and a pipelined head) are counted
         length = None if self._chunked else (self._length or 0)
         limit = self.maxBodySize
         if limit is not None and length is not None and length > limit:
@@ -300,6 +315,7 @@ class ResponseParser(_Base):
         version = self._checkFraming(parser.get_http_version())
         self._raw = {}  # trailers land here and are dropped
         self._headPending = False
+        self._countSize = True  # trailers (and a pipelined head) are counted
         code = parser.get_status_code()
         if self._chunked:
             length: int | None = None
