@@ -200,7 +200,7 @@ class ProxyRequest(TunnelMixin, Request):
         head = requestHead(
             self.method, target.path, hostHeader, raw, length, policy.via, extra, upgrade
         )
-        self._route = (target, head)  # for _connect and _retry
+        self._route = (target, head)  # for _retry
         factoryClass = self.protocols[target.scheme]
         key = (factoryClass, target.host, target.port)
         pool = self._getPool()
@@ -213,12 +213,17 @@ class ProxyRequest(TunnelMixin, Request):
             client.data = b""
             client._start()
             return
-        self._connect(factoryClass, key, target, pool, policy)
+        self._connect(factoryClass, key, target, head, pool, policy)
 
     def _connect(
-        self, factoryClass: Any, key: Any, target: Target, pool: ConnectionPool, policy: Any
+        self,
+        factoryClass: Any,
+        key: Any,
+        target: Target,
+        head: bytes,
+        pool: ConnectionPool,
+        policy: Any,
     ) -> None:
-        head = self._route[1] if self._route is not None else b""
         factory = factoryClass(self.method, target.path, self.clientproto, head, b"", self)
         factory.pool = pool
         factory.key = key
@@ -251,12 +256,13 @@ class ProxyRequest(TunnelMixin, Request):
             return False
         self._retried = True
         self._client = None
-        target = self._route[0]
+        target, head = self._route
         factoryClass = self.protocols[target.scheme]
         self._connect(
             factoryClass,
             (factoryClass, target.host, target.port),
             target,
+            head,
             self._getPool(),
             self._policy(),
         )
