@@ -40,6 +40,8 @@ _TE = b"transfer-encoding"
 _HOST = b"host"
 _MAX_CL_DIGITS = 18
 _VERSIONS = {"1.1": b"HTTP/1.1", "1.0": b"HTTP/1.0"}
+_HTTP11 = _VERSIONS["1.1"]
+_new = object.__new__
 
 
 class HTTPParseError(Exception):
@@ -94,13 +96,16 @@ class _Base:
         self._resetState()
 
     def _resetState(self) -> None:
-        self._headers = Headers()
-        self._raw = self._headers._rawHeaders
+        # (Headers.__init__ skipped: one Python call less per message.)
+        self._headers = headers = _new(Headers)
+        self._raw: dict[bytes, list[bytes]] = {}
+        headers._rawHeaders = self._raw
         self._size = 0
         self._length: int | None = None
         self._chunked = False
         self._headPending = True
         self._rawHead = 0
+        self._repeated = False  # some field name came more than once
 
     def on_header(self, name: bytes, value: bytes) -> None:
         # Hot path (one call from llhttp per field).  llhttp (strict) has
@@ -114,14 +119,19 @@ class _Base:
             if size > self.maxHeaderBytes:
                 raise HTTPParseError(431, "header section too large")
         key = name.lower()
-        values = self._raw.get(key)
-        if values is None:
-            self._raw[key] = [value]
+        raw = self._raw
+        # (`in` and a subscript, not raw.get(): no method call per field.)
+        if key in raw:
+            raw[key].append(value)
+            self._repeated = True
         else:
-            values.append(value)
+            raw[key] = [value]
 
     def _countFields(self, raw: dict[bytes, list[bytes]]) -> None:
-        if sum(map(len, raw.values())) > self.maxHeaders:
+        # One value per name unless a name came again (then add them up).
+        if len(raw) > self.maxHeaders or (
+            self._repeated and sum(map(len, raw.values())) > self.maxHeaders
+        ):
             raise HTTPParseError(431, "too many header fields")
 
     def _checkFraming(self, version: str) -> bytes:
@@ -133,19 +143,20 @@ class _Base:
             if len(values) > 1 or not value.isdigit() or len(value) > _MAX_CL_DIGITS:
                 raise HTTPParseError(400, "bad or repeated Content-Length")
             self._length = int(value)
-        values = raw.get(_TE)
-        if values is not None:
+        if _TE in raw:
+            values = raw[_TE]
             if len(values) > 1 or values[0].strip(b" \t").lower() != b"chunked":
                 raise HTTPParseError(400, "Transfer-Encoding other than a single chunked")
             self._chunked = True
-        values = raw.get(_HOST)
-        if values is not None and len(values) > 1:
+        if _HOST in raw and len(raw[_HOST]) > 1:
             raise HTTPParseError(400, "repeated Host")
         if self._chunked:
             if self._length is not None:
                 raise HTTPParseError(400, "Content-Length with Transfer-Encoding")
             if version != "1.1":
                 raise HTTPParseError(400, "Transfer-Encoding in an HTTP/1.0 message")
+        if version == "1.1":  # (a str comparison: no hashing of a new str)
+            return _HTTP11
         v = _VERSIONS.get(version)
         if v is None:
             if version.startswith("0."):
@@ -163,11 +174,11 @@ class _Base:
             # limit, on_header need not add up field sizes.  (After a head,
             # trailers and pipelined heads are always counted.)
             before = self._rawHead
-            count = before + len(data) > self.maxHeaderBytes
+            self._rawHead = total = before + len(data)
+            count = total > self.maxHeaderBytes
             if count and self._size < before:
                 self._size = before  # this head so far: an upper bound
             self._countSize = count
-            self._rawHead = before + len(data)
         try:
             self._parser.feed_data(data)
         except HttpParserUpgrade as e:
@@ -227,7 +238,9 @@ class RequestParser(_Base):
             raise HTTPParseError(431, "request line too long")
 
     def on_headers_complete(self) -> None:
-        self._countFields(self._raw)
+        raw = self._raw
+        if len(raw) > self.maxHeaders or self._repeated:
+            self._countFields(raw)
         parser = self._parser
         version = self._checkFraming(parser.get_http_version())
         self._raw = {}  # trailers land here and are dropped
@@ -310,7 +323,9 @@ class ResponseParser(_Base):
         self._size += len(reason)
 
     def on_headers_complete(self) -> None:
-        self._countFields(self._raw)
+        raw = self._raw
+        if len(raw) > self.maxHeaders or self._repeated:
+            self._countFields(raw)
         parser = self._parser
         version = self._checkFraming(parser.get_http_version())
         self._raw = {}  # trailers land here and are dropped
