@@ -93,6 +93,13 @@ class HTTPChannel(ChannelFlow, protocol.Protocol):
     _readFlags = 0
     _queuedBytes = 0
     _lost = False
+    # Whether writeHeaders is ours: then Request.write may send a response's
+    # head and its first body piece in one write (see __init_subclass__).
+    _plainHead = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._plainHead = cls.writeHeaders is HTTPChannel.writeHeaders
 
     def __init__(self) -> None:
         self.requests: list[Any] = []
@@ -183,12 +190,12 @@ class HTTPChannel(ChannelFlow, protocol.Protocol):
         req._received = False
         req._persistent = keepAlive and version == _HTTP11
         req._upgrade = upgrade
-        expect = headers._rawHeaders.get(b"expect")
+        raw = headers._rawHeaders
         if (
-            expect is not None
+            b"expect" in raw
             and version == _HTTP11
             and length != 0
-            and expect[-1].lower() == b"100-continue"
+            and raw[b"expect"][-1].lower() == b"100-continue"
         ):
             req._expect100 = True
         if not req._streamBody:
@@ -332,10 +339,14 @@ class HTTPChannel(ChannelFlow, protocol.Protocol):
 
     def writeHeaders(self, version: bytes, code: bytes, reason: bytes, headers: Headers) -> None:
         """Send a response head. Twisted: ``HTTPChannel.writeHeaders``."""
+        self.write(self._head(version, code, reason, headers))
+
+    def _head(self, version: bytes, code: bytes, reason: bytes, headers: Headers) -> bytes:
+        """The response head :meth:`writeHeaders` sends (``Connection`` settled)."""
         req = self.requests[0] if self.requests else None
-        raw = headers._rawHeaders
-        conn = raw.get(b"connection")
         if req is not None:
+            raw = headers._rawHeaders
+            conn = raw.get(b"connection")
             # find(), not `in`: CPython 3.11's `bytes in bytes` first formats and drops a TypeError
             if conn is not None and any(v.lower().find(b"close") >= 0 for v in conn):
                 req._persistent = False
@@ -344,7 +355,7 @@ class HTTPChannel(ChannelFlow, protocol.Protocol):
         out = [b" ".join((version, code, reason))]
         headers._encode(out)
         out.append(b"\r\n")  # joined: the last field's CRLF, then the empty line
-        self.write(b"\r\n".join(out))
+        return b"\r\n".join(out)
 
     def write(self, data: bytes) -> None:
         """Send raw bytes to the client."""

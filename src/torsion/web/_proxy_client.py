@@ -20,11 +20,11 @@ from torsion.python.failure import Failure
 from torsion.web._parser import HTTPParseError, ResponseParser
 from torsion.web._proxy_pool import ConnectionPool
 from torsion.web._proxy_rewrite import responseHeaders
+from torsion.web._responses import CODE_BYTES, CODE_INTS
 
 __all__ = ["ConnectionPool", "ProxyClient", "ProxyClientFactory"]
 
 _OVERWRITE = (b"server", b"date", b"content-type")
-_CODES = {code: b"%d" % code for code in range(100, 600)}
 
 
 class ProxyClient(protocol.Protocol):
@@ -120,7 +120,8 @@ class ProxyClient(protocol.Protocol):
         if self.command == b"HEAD":
             self._parser.expectNoBody()
         self._touch()
-        self.transport.write(self._head())
+        head = self.headers
+        self.transport.write(head if type(head) is bytes else self._head())
         if self.data:
             self.transport.write(self.data)
         attach = getattr(father, "_upstreamReady", None)
@@ -167,7 +168,11 @@ class ProxyClient(protocol.Protocol):
         self._gotStatus = True
         self._code = code
         self._length = length
-        self.handleStatus(version, _CODES.get(code) or b"%d" % code, reason)
+        try:
+            codeBytes = CODE_BYTES[code]
+        except KeyError:
+            codeBytes = b"%d" % code
+        self.handleStatus(version, codeBytes, reason)
         father = self.father
         if father is None or father.finished:
             return
@@ -225,7 +230,11 @@ class ProxyClient(protocol.Protocol):
         """The status line arrived. Twisted: ``ProxyClient.handleStatus``."""
         father = self.father
         if father is not None and not father.finished:
-            father.setResponseCode(int(code), message)
+            try:
+                number = CODE_INTS[code]
+            except KeyError:
+                number = int(code)
+            father.setResponseCode(number, message)
 
     def handleHeader(self, key: bytes, value: bytes) -> None:
         """One response header (only called when overridden in a subclass).

@@ -86,3 +86,8 @@ GATEWAY_TIMEOUT = 504
 HTTP_VERSION_NOT_SUPPORTED = 505
 
 NO_BODY_CODES = (204, 304)
+
+# Status codes as they go in a status line, and back: a table lookup per
+# response instead of formatting (or parsing) the number.
+CODE_BYTES: dict[int, bytes] = {code: b"%d" % code for code in range(100, 600)}
+CODE_INTS: dict[bytes, int] = {text: code for code, text in CODE_BYTES.items()}
