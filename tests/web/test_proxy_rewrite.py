@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from torsion.web._parser import HTTPParseError
 from torsion.web._proxy_rewrite import (
@@ -117,3 +119,30 @@ def test_denyPrivate() -> None:
         assert not policy.destinationAllowed(addr), addr
     assert policy.destinationAllowed("93.184.216.34")
     assert ProxyPolicy().destinationAllowed("127.0.0.1")
+
+
+def _referenceSplit(rest: bytes) -> tuple[bytes, bytes]:
+    """The authority ends at the first of "/", "?", "#"; the fragment is dropped."""
+    cut = min(
+        [i for i in (rest.find(b"/"), rest.find(b"?"), rest.find(b"#")) if i >= 0] or [len(rest)]
+    )
+    path = rest[cut:].split(b"#", 1)[0]
+    return rest[:cut], path if path.startswith(b"/") else b"/" + path
+
+
+@given(
+    authority=st.sampled_from([b"h", b"h:81", b"[::1]:8080", b"Example.COM"]),
+    tail=st.lists(st.sampled_from([b"/", b"?", b"#", b"a", b"=", b"%2F", b":", b"@"]), max_size=8),
+)
+def test_parseTargetSplitsLikeTheReference(authority: bytes, tail: list[bytes]) -> None:
+    """Host, port and path match a plain split at the first "/", "?" or "#"."""
+    rest = authority + b"".join(tail)
+    expectedAuthority, expectedPath = _referenceSplit(rest)
+    try:
+        target = parseTarget(b"GET", b"http://" + rest, PORTS)
+    except HTTPParseError as e:
+        assert e.status == 400
+        assert b"@" in expectedAuthority or expectedAuthority != authority
+        return
+    assert (target.host, target.port) == parseAuthority(expectedAuthority, 80)
+    assert target.path == expectedPath

@@ -33,17 +33,25 @@ _SPECIAL = {
     b"sec-websocket-extensions": b"Sec-WebSocket-Extensions",
 }
 _canonical: dict[bytes, bytes] = dict(_SPECIAL)
-_prefixes: dict[bytes, bytes] = {}
 _CACHE_LIMIT = 2048
 _LINEAR = (b"\r\n", b"\r", b"\n")
 
 
-def _prefix(name: bytes) -> bytes:
-    """``b"content-type"`` -> ``b"Content-Type: "``, cached."""
-    prefix = canonicalName(name) + b": "
-    if len(_prefixes) < _CACHE_LIMIT:
-        _prefixes[name] = prefix
-    return prefix
+class _Prefixes(dict[bytes, bytes]):
+    """``_prefixes[b"content-type"]`` -> ``b"Content-Type: "``, cached.
+
+    (A subscript of a dict with ``__missing__`` costs less per field than
+    ``get(name) or compute(name)``.)
+    """
+
+    def __missing__(self, name: bytes) -> bytes:
+        prefix = canonicalName(name) + b": "
+        if len(self) < _CACHE_LIMIT:
+            self[name] = prefix
+        return prefix
+
+
+_prefixes = _Prefixes()
 
 
 def canonicalName(name: bytes) -> bytes:
@@ -167,10 +175,10 @@ class Headers:
 
     def _encode(self, out: list[bytes]) -> None:
         """Append ``Name: value`` lines to ``out``, to be joined with CRLF."""
-        get = _prefixes.get
+        prefixes = _prefixes
         out.extend(
             [
-                (get(name) or _prefix(name)) + value
+                prefixes[name] + value
                 for name, values in self._rawHeaders.items()
                 for value in values
             ]

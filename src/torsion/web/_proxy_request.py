@@ -81,14 +81,15 @@ class ProxyRequest(TunnelMixin, Request):
     _tunnelBytes = 0
 
     def __init__(self, channel: Any, queued: Any = _QUEUED_SENTINEL, reactor: Any = None) -> None:
-        super().__init__(channel, queued)
+        Request.__init__(self, channel, queued)  # (as Twisted's ProxyRequest does)
         if reactor is not None:
             self.reactor = reactor
         # (Few instance defaults: see Request.__init__ on the attribute count.)
         self._client = None
         self._bodyDone = False
         self._logged = False
-        self._startTime = channel._seconds() if channel is not None else 0.0
+        # The channel stamped this moment when the request's bytes arrived.
+        self._startTime = channel._lastActivity if channel is not None else 0.0
 
     # -- policy -----------------------------------------------------------------------
 
@@ -358,11 +359,11 @@ class ProxyRequest(TunnelMixin, Request):
         if self._logged:
             return
         self._logged = True
-        sink = self._policy().accessLog
+        channel = self.channel
+        sink = (getattr(channel, "_policy", None) or _DEFAULT_POLICY).accessLog
         if sink is None:
             return
         addr = self.getClientAddress()
-        channel = self.channel
         now = channel._seconds() if channel is not None else self._startTime
         client = getattr(addr, "host", "-") if addr is not None else "-"
         status = self.code if self.startedWriting else "-"

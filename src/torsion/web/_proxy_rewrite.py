@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from torsion.web._headers import _prefix, _prefixes
+from torsion.web._headers import _prefixes
 from torsion.web._parser import HTTPParseError
 
 __all__ = [
@@ -165,13 +165,24 @@ def parseTarget(method: bytes, uri: bytes, ports: dict[bytes, int]) -> Target:
     scheme = scheme.lower()
     if scheme not in ports:
         raise HTTPParseError(501, f"scheme {scheme.decode('latin-1')!r} is not proxied")
-    end = _AUTHORITY_END.search(rest)
-    cut = len(rest) if end is None else end.start()
-    authority, path = rest[:cut], rest[cut:]
+    # The authority ends at the first "/", "?" or "#" (a few find() calls
+    # cost less than a regular expression search).
+    cut = rest.find(b"/")
+    if cut < 0:
+        cut = len(rest)
+    authority = rest[:cut]
+    if authority.find(b"?") >= 0 or authority.find(b"#") >= 0:
+        end = _AUTHORITY_END.search(authority)
+        assert end is not None
+        cut = end.start()
+        authority = authority[:cut]
+    path = rest[cut:]
     # find(), not `in`: CPython 3.11's `bytes in bytes` first formats and drops a TypeError
     if authority.find(b"@") >= 0:
         raise HTTPParseError(400, "credentials in the URL")
-    path = path.split(b"#", 1)[0]
+    fragment = path.find(b"#")
+    if fragment >= 0:
+        path = path[:fragment]
     if not path.startswith(b"/"):
         path = b"/" + path
     host, port = parseAuthority(authority, ports[scheme])
@@ -219,11 +230,11 @@ def requestHead(
     drop = _REQUEST_DROP if via is None else _REQUEST_DROP_VIA
     if connection is not None:
         drop = drop | hopByHop(connection)
-    get = _prefixes.get
+    prefixes = _prefixes
     out = [method, b" ", path, b" HTTP/1.1\r\nHost: ", hostHeader, b"\r\n"]
     out.extend(
         [
-            (get(name) or _prefix(name)) + value + b"\r\n"
+            prefixes[name] + value + b"\r\n"
             for name, values in raw.items()
             if name not in drop
             for value in values
