@@ -55,3 +55,34 @@ def test_overridden_handleHeader_sees_every_field_in_order() -> None:
     ]
     assert sent.endswith(b"\r\n\r\nok")
     assert b"X-Twice: a\r\nX-Twice: b" in sent
+
+
+def test_overridden_body_and_end_hooks_are_called() -> None:
+    calls: list[Any] = []
+
+    class Watching(proxy.ProxyClient):
+        def handleEndHeaders(self) -> None:
+            calls.append("end headers")
+
+        def handleResponsePart(self, buffer: bytes) -> None:
+            calls.append(buffer)
+            super().handleResponsePart(buffer)
+
+    assert Watching._endHook is True
+    assert proxy.ProxyClient._endHook is False
+    _, sent = relay(Watching)
+    assert calls == ["end headers", b"ok"]
+    assert sent.endswith(b"\r\n\r\nok")
+
+
+def test_subclass_defining_bodyReceived_keeps_it() -> None:
+    seen: list[bytes] = []
+
+    class Own(proxy.ProxyClient):
+        def bodyReceived(self, data: bytes) -> None:
+            seen.append(data)
+            self.handleResponsePart(data)
+
+    _, sent = relay(Own)
+    assert seen == [b"ok"]
+    assert sent.endswith(b"\r\n\r\nok")

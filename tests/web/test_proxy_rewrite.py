@@ -56,6 +56,25 @@ def test_parseAuthorityCached() -> None:
     assert parseAuthority(b"a.b:81", 80) == parseAuthority(b"a.b:81", 80) == ("a.b", 81)
 
 
+@pytest.mark.parametrize(
+    ("uri", "ports", "host", "port", "hostHeader"),
+    [
+        (b"http://A.b/x", {b"http": 80}, "a.b", 80, b"a.b"),
+        (b"http://a.b:8080/x", {b"http": 80}, "a.b", 8080, b"a.b:8080"),
+        (b"http://a.b/x", {b"http": 8080}, "a.b", 8080, b"a.b:8080"),
+        (b"https://a.b/x", {b"https": 443}, "a.b", 443, b"a.b"),
+        (b"http://[::1]:81/", {b"http": 80}, "::1", 81, b"[::1]:81"),
+    ],
+)
+def test_targetHostHeader(
+    uri: bytes, ports: dict[bytes, int], host: str, port: int, hostHeader: bytes
+) -> None:
+    """Host, port and Host value, the same the first and the second time (cached)."""
+    for _ in range(2):
+        t = parseTarget(b"GET", uri, ports)
+        assert (t.host, t.port, t.hostHeader) == (host, port, hostHeader)
+
+
 def test_requestHead() -> None:
     """The upstream head: HTTP/1.1, Host first, hop-by-hop dropped, Via appended, framing set."""
     raw = {
@@ -87,12 +106,18 @@ def test_responseHeaders() -> None:
         b"content-type": [b"text/plain"],
         b"content-length": [b"3"],
     }
-    out = responseHeaders(raw, b"1.1 torsion")
-    assert out == {
+    expected = {
         b"content-type": [b"text/plain"],
         b"content-length": [b"3"],
         b"via": [b"1.1 torsion"],
     }
+    original = dict(raw)
+    out = responseHeaders(raw, b"1.1 torsion")
+    assert out == expected
+    assert raw == original  # a copy by default
+    inPlace = responseHeaders(raw, b"1.1 torsion", copy=False)
+    assert inPlace is raw
+    assert raw == expected
 
 
 def test_policyClientsAndCredentials() -> None:

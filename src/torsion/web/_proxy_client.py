@@ -61,10 +61,16 @@ class ProxyClient(protocol.Protocol):
     _lastActivity = 0.0
     #: Whether handleHeader is ProxyClient's own (headers then move as a dict).
     _plainHeaders = True
+    #: Whether handleEndHeaders is overridden (ProxyClient's does nothing).
+    _endHook = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._plainHeaders = cls.handleHeader is ProxyClient.handleHeader
+        cls._endHook = cls.handleEndHeaders is not ProxyClient.handleEndHeaders
+        if "bodyReceived" not in cls.__dict__:
+            # The parser calls bodyReceived: straight to the Twisted hook.
+            cls.bodyReceived = cls.handleResponsePart  # type: ignore[attr-defined]
 
     def __init__(
         self,
@@ -180,7 +186,10 @@ class ProxyClient(protocol.Protocol):
         if code == 101:
             raw = dict(headers._rawHeaders)
         else:
-            raw = responseHeaders(headers._rawHeaders, via, length is not None and length >= 0)
+            # (The parser made this dict for this response alone: changed in place.)
+            raw = responseHeaders(
+                headers._rawHeaders, via, length is not None and length >= 0, copy=False
+            )
         if self._plainHeaders:
             target = father.responseHeaders._rawHeaders
             if not target:
@@ -193,7 +202,8 @@ class ProxyClient(protocol.Protocol):
             for name, values in raw.items():
                 for value in values:
                     self.handleHeader(canonicalName(name), value)
-        self.handleEndHeaders()
+        if self._endHook:
+            self.handleEndHeaders()
 
     @staticmethod
     def _mergeHeaders(target: dict[bytes, list[bytes]], raw: dict[bytes, list[bytes]]) -> None:
@@ -203,9 +213,6 @@ class ProxyClient(protocol.Protocol):
             else:
                 old = target.get(name)
                 target[name] = values if old is None else old + values
-
-    def bodyReceived(self, data: bytes) -> None:
-        self.handleResponsePart(data)
 
     def messageComplete(self) -> None:
         if not self._gotStatus or self._code == 101:
@@ -363,6 +370,11 @@ class ProxyClient(protocol.Protocol):
         if self._reused and hasattr(father, "_retry") and father._retry():
             return
         _fail(father, 502, f"upstream closed: {reason.getErrorMessage()}")
+
+
+# The parser's sink call for a piece of the body goes straight to the Twisted
+# hook (subclasses get the same in __init_subclass__).
+ProxyClient.bodyReceived = ProxyClient.handleResponsePart  # type: ignore[attr-defined]
 
 
 class ProxyClientFactory(protocol.ClientFactory):

@@ -204,7 +204,7 @@ class ProxyRequest(TunnelMixin, Request):
         self._route = (target, head)  # for _retry
         factoryClass = self.protocols[target.scheme]
         key = (factoryClass, target.host, target.port)
-        pool = self._getPool()
+        pool = getattr(self.channel, "_pool", None) or self._getPool()
         client = pool.get(key) if upgrade is None else None
         if client is not None:
             client.father = self

@@ -52,34 +52,31 @@ _RESPONSE_DROP = HOP_BY_HOP | {b"content-length"}
 
 
 class Target:
-    """Where a request goes: ``scheme``, ``host``, ``port``, ``path`` (bytes)."""
+    """Where a request goes: ``scheme``, ``host``, ``port``, ``path`` (bytes).
 
-    __slots__ = ("host", "path", "port", "scheme")
+    ``hostHeader`` is the ``Host`` value for it (the port only when not the
+    scheme's default).
+    """
 
-    def __init__(self, scheme: bytes, host: str, port: int, path: bytes) -> None:
+    __slots__ = ("host", "hostHeader", "path", "port", "scheme")
+
+    def __init__(
+        self, scheme: bytes, host: str, port: int, path: bytes, hostHeader: bytes | None = None
+    ) -> None:
         self.scheme = scheme
         self.host = host
         self.port = port
         self.path = path
-
-    @property
-    def hostHeader(self) -> bytes:
-        key = (self.scheme, self.host, self.port)
-        cached = _hostHeaderCache.get(key)
-        if cached is not None:
-            return cached
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        default = 443 if self.scheme == b"https" else 80
-        value = hostBytes(host if self.port == default else f"{host}:{self.port}")
-        if len(_hostHeaderCache) < 1024:
-            _hostHeaderCache[key] = value
-        return value
+        self.hostHeader = hostHeader if hostHeader is not None else _hostHeader(scheme, host, port)
 
     def __repr__(self) -> str:
         return f"Target({self.scheme!r}, {self.host!r}, {self.port}, {self.path!r})"
 
 
-_hostHeaderCache: dict[tuple[bytes, str, int], bytes] = {}
+def _hostHeader(scheme: bytes, host: str, port: int) -> bytes:
+    host = f"[{host}]" if ":" in host else host
+    default = 443 if scheme == b"https" else 80
+    return hostBytes(host if port == default else f"{host}:{port}")
 
 
 def hostBytes(host: str) -> bytes:
@@ -185,8 +182,17 @@ def parseTarget(method: bytes, uri: bytes, ports: dict[bytes, int]) -> Target:
         path = path[:fragment]
     if not path.startswith(b"/"):
         path = b"/" + path
-    host, port = parseAuthority(authority, ports[scheme])
-    return Target(scheme, host, port, path)
+    key = (scheme, authority, ports[scheme])
+    known = _targetCache.get(key)
+    if known is None:
+        host, port = parseAuthority(authority, key[2])
+        known = (host, port, _hostHeader(scheme, host, port))
+        if len(_targetCache) < 1024:
+            _targetCache[key] = known
+    return Target(scheme, known[0], known[1], path, known[2])
+
+
+_targetCache: dict[tuple[bytes, bytes, int], tuple[str, int, bytes]] = {}
 
 
 _hopCache: dict[tuple[bytes, ...], frozenset[bytes]] = {}
@@ -257,10 +263,13 @@ def requestHead(
 
 
 def responseHeaders(
-    raw: dict[bytes, list[bytes]], via: bytes | None, keepLength: bool = True
+    raw: dict[bytes, list[bytes]], via: bytes | None, keepLength: bool = True, copy: bool = True
 ) -> dict[bytes, list[bytes]]:
-    """Response headers for the client: hop-by-hop removed, ``Via`` added."""
-    out = raw.copy()
+    """Response headers for the client: hop-by-hop removed, ``Via`` added.
+
+    With ``copy`` false, ``raw`` itself is changed and returned.
+    """
+    out = raw.copy() if copy else raw
     for name in hopByHop(raw.get(b"connection")).intersection(raw):
         del out[name]
     if not keepLength:

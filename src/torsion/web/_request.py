@@ -236,9 +236,12 @@ class Request:
             return
         if not self.startedWriting:
             self.startedWriting = 1
-            raw = self.responseHeaders._rawHeaders
-            bodiless = self.method == b"HEAD" or self.code in NO_BODY_CODES
-            if self.clientproto == b"HTTP/1.1" and not bodiless and b"content-length" not in raw:
+            headers = self.responseHeaders
+            raw = headers._rawHeaders
+            number = self.code
+            proto = self.clientproto
+            bodiless = number in NO_BODY_CODES or self.method == b"HEAD"
+            if proto == b"HTTP/1.1" and not bodiless and b"content-length" not in raw:
                 raw[b"transfer-encoding"] = [b"chunked"]
                 self.chunked = 1
             if self.etag is not None:
@@ -246,16 +249,14 @@ class Request:
             if self.cookies:
                 raw[b"set-cookie"] = list(self.cookies)
             try:
-                code = CODE_BYTES[self.code]
+                code = CODE_BYTES[number]
             except KeyError:
-                code = b"%d" % self.code
+                code = b"%d" % number
             channel = self.channel
             if getattr(channel, "_plainHead", False) and not bodiless:
                 # The channel's own writeHeaders: the head and the first
                 # piece of the body go out in one write.
-                head = channel._head(
-                    self.clientproto, code, self.code_message, self.responseHeaders
-                )
+                head = channel._head(proto, code, self.code_message, headers)
                 if data:
                     self.sentLength += len(data)
                     if self.chunked:
