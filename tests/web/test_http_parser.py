@@ -361,3 +361,39 @@ def test_trailerSectionSizeLimitAcrossFeeds() -> None:
     with pytest.raises(HTTPParseError) as info:
         parseAll(data, list(range(0, len(data), 500)))
     assert info.value.status == 431
+
+
+@pytest.mark.parametrize(
+    "connection", [b"", b"Connection: keep-alive\r\n", b"Connection: close\r\n"]
+)
+def test_request_version_matches_llhttp(connection: bytes) -> None:
+    """The version reported (or the refusal) is llhttp's own, whatever the shortcut.
+
+    (The parser skips formatting the version when llhttp keeps the
+    connection alive without a Connection field, which it does only for 1.1.)
+    """
+    from httptools import HttpRequestParser
+
+    class Probe:
+        version = ""
+
+        def on_headers_complete(self) -> None:
+            self.version = parser.get_http_version()
+
+    for major in range(10):
+        for minor in range(10):
+            data = b"GET / HTTP/%d.%d\r\nHost: h\r\n%b\r\n" % (major, minor, connection)
+            probe = Probe()
+            parser = HttpRequestParser(probe)
+            try:
+                parser.feed_data(data)
+            except Exception:
+                with pytest.raises(HTTPParseError):
+                    parseAll(data)  # llhttp refuses it: so do we
+                continue
+            if probe.version in ("1.0", "1.1"):
+                assert parseAll(data)[0][3] == b"HTTP/" + probe.version.encode()
+            else:  # 0.9 or 2.0: llhttp parses it, we answer 400 or 505
+                with pytest.raises(HTTPParseError) as info:
+                    parseAll(data)
+                assert info.value.status in (400, 505)

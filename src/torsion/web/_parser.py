@@ -242,7 +242,15 @@ class RequestParser(_Base):
         if len(raw) > self.maxHeaders or self._repeated:
             self._countFields(raw)
         parser = self._parser
-        version = self._checkFraming(parser.get_http_version())
+        keepAlive = parser.should_keep_alive()
+        # llhttp (strict) takes only versions 0.9, 1.0, 1.1 and 2.0, and keeps
+        # a connection without a Connection field alive only for 1.1: then
+        # the version need not be formatted (get_http_version uses
+        # str.format; a test pins this against llhttp).
+        if keepAlive and b"connection" not in raw:
+            version = self._checkFraming("1.1")
+        else:
+            version = self._checkFraming(parser.get_http_version())
         self._raw = {}  # trailers land here and are dropped
         self._headPending = False
         self._countSize = True  # trailers (and a pipelined head) are counted
@@ -256,7 +264,7 @@ class RequestParser(_Base):
             version,
             self._headers,
             length,
-            parser.should_keep_alive(),
+            keepAlive,
             parser.should_upgrade(),
         )
 
