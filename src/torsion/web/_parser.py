@@ -90,7 +90,7 @@ class _Base:
         super().__init_subclass__(**kwargs)
         # The request and response parsers run these per message: each gets
         # its own inline caches (see torsion._monomorphic).
-        ownCopies(cls, ("on_header", "_countFields", "_checkFraming", "_feed", "_resetState"))
+        ownCopies(cls, ("on_header", "_countFields", "_endHead", "_feed", "_resetState"))
 
     def _reset(self) -> None:
         self._resetState()
@@ -134,9 +134,15 @@ class _Base:
         ):
             raise HTTPParseError(431, "too many header fields")
 
-    def _checkFraming(self, version: str) -> bytes:
-        """Check the head's framing fields and version; return the version bytes."""
+    def _endHead(self, version: str) -> bytes:
+        """The head is complete: check its field count, framing fields and version.
+
+        Returns the version bytes.  Fields after this are trailers (counted
+        in full, then dropped).
+        """
         raw = self._raw
+        if len(raw) > self.maxHeaders or self._repeated:
+            self._countFields(raw)
         values = raw.get(_CL)
         if values is not None:
             value = values[0]
@@ -155,6 +161,9 @@ class _Base:
                 raise HTTPParseError(400, "Content-Length with Transfer-Encoding")
             if version != "1.1":
                 raise HTTPParseError(400, "Transfer-Encoding in an HTTP/1.0 message")
+        self._raw = {}  # trailers land here and are dropped
+        self._headPending = False
+        self._countSize = True  # trailers (and a pipelined head) are counted
         if version == "1.1":  # (a str comparison: no hashing of a new str)
             return _HTTP11
         v = _VERSIONS.get(version)
@@ -238,22 +247,16 @@ class RequestParser(_Base):
             raise HTTPParseError(431, "request line too long")
 
     def on_headers_complete(self) -> None:
-        raw = self._raw
-        if len(raw) > self.maxHeaders or self._repeated:
-            self._countFields(raw)
         parser = self._parser
         keepAlive = parser.should_keep_alive()
         # llhttp (strict) takes only versions 0.9, 1.0, 1.1 and 2.0, and keeps
         # a connection without a Connection field alive only for 1.1: then
         # the version need not be formatted (get_http_version uses
         # str.format; a test pins this against llhttp).
-        if keepAlive and b"connection" not in raw:
-            version = self._checkFraming("1.1")
+        if keepAlive and b"connection" not in self._raw:
+            version = self._endHead("1.1")
         else:
-            version = self._checkFraming(parser.get_http_version())
-        self._raw = {}  # trailers land here and are dropped
-        self._headPending = False
-        self._countSize = True  # trailers (and a pipelined head) are counted
+            version = self._endHead(parser.get_http_version())
         length = None if self._chunked else (self._length or 0)
         limit = self.maxBodySize
         if limit is not None and length is not None and length > limit:
@@ -331,14 +334,8 @@ class ResponseParser(_Base):
         self._size += len(reason)
 
     def on_headers_complete(self) -> None:
-        raw = self._raw
-        if len(raw) > self.maxHeaders or self._repeated:
-            self._countFields(raw)
         parser = self._parser
-        version = self._checkFraming(parser.get_http_version())
-        self._raw = {}  # trailers land here and are dropped
-        self._headPending = False
-        self._countSize = True  # trailers (and a pipelined head) are counted
+        version = self._endHead(parser.get_http_version())
         code = parser.get_status_code()
         if self._chunked:
             length: int | None = None

@@ -126,8 +126,7 @@ class ProxyClient(protocol.Protocol):
         if self.command == b"HEAD":
             self._parser.expectNoBody()
         self._touch()
-        head = self.headers
-        self.transport.write(head if type(head) is bytes else self._head())
+        self.transport.write(self._head())
         if self.data:
             self.transport.write(self.data)
         attach = getattr(father, "_upstreamReady", None)
@@ -174,11 +173,7 @@ class ProxyClient(protocol.Protocol):
         self._gotStatus = True
         self._code = code
         self._length = length
-        try:
-            codeBytes = CODE_BYTES[code]
-        except KeyError:
-            codeBytes = b"%d" % code
-        self.handleStatus(version, codeBytes, reason)
+        self.handleStatus(version, CODE_BYTES[code], reason)
         father = self.father
         if father is None or father.finished:
             return
@@ -237,11 +232,7 @@ class ProxyClient(protocol.Protocol):
         """The status line arrived. Twisted: ``ProxyClient.handleStatus``."""
         father = self.father
         if father is not None and not father.finished:
-            try:
-                number = CODE_INTS[code]
-            except KeyError:
-                number = int(code)
-            father.setResponseCode(number, message)
+            father.setResponseCode(CODE_INTS[code], message)
 
     def handleHeader(self, key: bytes, value: bytes) -> None:
         """One response header (only called when overridden in a subclass).

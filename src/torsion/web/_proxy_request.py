@@ -204,7 +204,7 @@ class ProxyRequest(TunnelMixin, Request):
         self._route = (target, head)  # for _retry
         factoryClass = self.protocols[target.scheme]
         key = (factoryClass, target.host, target.port)
-        pool = getattr(self.channel, "_pool", None) or self._getPool()
+        pool = self._getPool()
         client = pool.get(key) if upgrade is None else None
         if client is not None:
             client.father = self
@@ -359,11 +359,11 @@ class ProxyRequest(TunnelMixin, Request):
         if self._logged:
             return
         self._logged = True
-        channel = self.channel
-        sink = (getattr(channel, "_policy", None) or _DEFAULT_POLICY).accessLog
+        sink = self._policy().accessLog
         if sink is None:
             return
         addr = self.getClientAddress()
+        channel = self.channel
         now = channel._seconds() if channel is not None else self._startTime
         client = getattr(addr, "host", "-") if addr is not None else "-"
         status = self.code if self.startedWriting else "-"

@@ -234,6 +234,7 @@ class Request:
             raise RuntimeError("Request.write called on a request after Request.finish was called.")
         if self._disconnected:
             return
+        head = b""
         if not self.startedWriting:
             self.startedWriting = 1
             headers = self.responseHeaders
@@ -248,33 +249,24 @@ class Request:
                 raw[b"etag"] = [self.etag]
             if self.cookies:
                 raw[b"set-cookie"] = list(self.cookies)
-            try:
-                code = CODE_BYTES[number]
-            except KeyError:
-                code = b"%d" % number
+            code = CODE_BYTES[number]
             channel = self.channel
             if getattr(channel, "_plainHead", False) and not bodiless:
-                # The channel's own writeHeaders: the head and the first
-                # piece of the body go out in one write.
+                # The channel's own writeHeaders: the head goes out with the
+                # first piece of the body, in one write (below).
                 head = channel._head(proto, code, self.code_message, headers)
-                if data:
-                    self.sentLength += len(data)
-                    if self.chunked:
-                        data = b"%x\r\n%b\r\n" % (len(data), data)
-                    channel.write(head + data)
-                else:
-                    channel.write(head)
-                return
-            channel.writeHeaders(self.clientproto, code, self.code_message, self.responseHeaders)
-            if bodiless:
-                self.write = _noWrite  # type: ignore[method-assign]
-                return
+            else:
+                channel.writeHeaders(proto, code, self.code_message, headers)
+                if bodiless:
+                    self.write = _noWrite  # type: ignore[method-assign]
+                    return
         if data:
             self.sentLength += len(data)
             if self.chunked:
-                self.channel.write(b"%x\r\n%b\r\n" % (len(data), data))
-            else:
-                self.channel.write(data)
+                data = b"%x\r\n%b\r\n" % (len(data), data)
+            self.channel.write(head + data if head else data)
+        elif head:
+            self.channel.write(head)
 
     def writeSequence(self, seq: Any) -> None:
         """Write each piece of ``seq``."""

@@ -87,7 +87,22 @@ HTTP_VERSION_NOT_SUPPORTED = 505
 
 NO_BODY_CODES = (204, 304)
 
+
+class _CodeBytes(dict[int, bytes]):
+    """``CODE_BYTES[200]`` -> ``b"200"``: a lookup for 100-599, formatted otherwise."""
+
+    def __missing__(self, code: int) -> bytes:
+        return b"%d" % code
+
+
+class _CodeInts(dict[bytes, int]):
+    """``CODE_INTS[b"200"]`` -> ``200``: a lookup for 100-599, ``int()`` otherwise."""
+
+    def __missing__(self, text: bytes) -> int:
+        return int(text)
+
+
 # Status codes as they go in a status line, and back: a table lookup per
 # response instead of formatting (or parsing) the number.
-CODE_BYTES: dict[int, bytes] = {code: b"%d" % code for code in range(100, 600)}
-CODE_INTS: dict[bytes, int] = {text: code for code, text in CODE_BYTES.items()}
+CODE_BYTES = _CodeBytes({code: b"%d" % code for code in range(100, 600)})
+CODE_INTS = _CodeInts({text: code for code, text in CODE_BYTES.items()})
